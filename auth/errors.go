@@ -1,0 +1,21 @@
+package auth
+
+import "errors"
+
+// ErrInvalidToken is wrapped by every error that refuses a token: bad
+// signature, disallowed algorithm, expired, wrong issuer or audience, missing
+// or malformed claims, unknown device. Test for it with errors.Is; the
+// underlying golang-jwt error stays in the chain for logs. Servers map it to
+// AUTH_FAILED.
+var ErrInvalidToken = errors.New("auth: invalid token")
+
+// ErrUnavailable is wrapped by errors that are not the token's fault: the
+// DeviceKeyResolver could not be reached, or the context ended while it was
+// asked. Servers map it to UNAVAILABLE, so the device may retry with the same
+// token.
+var ErrUnavailable = errors.New("auth: key source unavailable")
+
+// ErrUnknownDevice is what a DeviceKeyResolver returns (or wraps) when it has
+// no key registered for the user and device. Authenticate reports it wrapped
+// in ErrInvalidToken.
+var ErrUnknownDevice = errors.New("auth: unknown device")

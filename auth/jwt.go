@@ -1,0 +1,220 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// JWT authenticates devices by their JWT (RFC 7519) device token. It is
+// immutable after NewJWT and safe for concurrent use.
+type JWT struct {
+	parser   *jwt.Parser
+	keys     []verifyKey
+	resolver DeviceKeyResolver // nil: the key comes from "cnf"
+	maxSize  int
+}
+
+var _ Authenticator = (*JWT)(nil)
+
+// NewJWT returns a JWT authenticator. At least one key must be configured
+// (WithHMACSecret, WithPublicKeyPEM, WithPublicKey, WithKeyID, WithJWKS);
+// NewJWT fails if none is, if a key is unusable, or if options are
+// inconsistent.
+//
+// The accepted algorithms follow from the keys: HS256 only with a secret,
+// EdDSA only with Ed25519 keys, ES256/ES384/ES512 with ECDSA keys of the
+// matching curve, RS* and PS* with RSA keys. Each key verifies only its own
+// algorithms, so "alg": "none" and algorithm confusion (HS256 "signed" with a
+// public key as secret) are refused.
+//
+// Key selection: a token whose header has a "kid" is verified with the keys
+// of that id; if no key has that id, with the keys configured without an id,
+// and is refused if there are none. A token without "kid" is verified with
+// every key that fits its algorithm. Keys named in the token header itself
+// ("jwk", "jku", "x5u", "x5c") are never used, and a "crit" header is refused.
+//
+// Authenticate then requires "exp", honours "nbf" and "iat" (with the
+// leeway), checks "iss" and "aud" when configured, and requires non-empty
+// string "sub" and "device_id" claims and the device key (see
+// ParseConfirmationKey and WithDeviceKeyResolver).
+func NewJWT(opts ...Option) (*JWT, error) {
+	c := jwtConfig{leeway: DefaultLeeway, maxSize: DefaultMaxTokenSize}
+	for _, opt := range opts {
+		opt(&c)
+	}
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+
+	var algs []string
+	for _, k := range c.keys {
+		for _, alg := range k.algs {
+			if !slices.Contains(algs, alg) {
+				algs = append(algs, alg)
+			}
+		}
+	}
+	popts := []jwt.ParserOption{
+		jwt.WithValidMethods(algs),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(c.leeway),
+		jwt.WithTimeFunc(c.now),
+		jwt.WithStrictDecoding(),
+	}
+	if c.issuer != nil {
+		popts = append(popts, jwt.WithIssuer(*c.issuer))
+	}
+	if len(c.audiences) > 0 {
+		popts = append(popts, jwt.WithAudience(c.audiences...))
+	}
+	return &JWT{
+		parser:   jwt.NewParser(popts...),
+		keys:     c.keys,
+		resolver: c.resolver,
+		maxSize:  c.maxSize,
+	}, nil
+}
+
+// Authenticate verifies token and returns the device it identifies. A refused
+// token yields an error wrapping ErrInvalidToken (and the golang-jwt error,
+// for logs); a DeviceKeyResolver that cannot answer yields one wrapping
+// ErrUnavailable. ctx is passed to the resolver.
+func (j *JWT) Authenticate(ctx context.Context, token string) (*Identity, error) {
+	if token == "" {
+		return nil, fmt.Errorf("%w: empty token", ErrInvalidToken)
+	}
+	if len(token) > j.maxSize {
+		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrInvalidToken, len(token), j.maxSize)
+	}
+	claims := jwt.MapClaims{}
+	if _, err := j.parser.ParseWithClaims(token, claims, j.keyFor); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	userID, err := requiredString(claims, "sub")
+	if err != nil {
+		return nil, err
+	}
+	deviceID, err := requiredString(claims, "device_id")
+	if err != nil {
+		return nil, err
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil { // the parser already requires it
+		return nil, fmt.Errorf("%w: bad exp claim", ErrInvalidToken)
+	}
+	pub, err := j.deviceKey(ctx, claims, userID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	return &Identity{
+		UserID:    userID,
+		DeviceID:  deviceID,
+		PublicKey: pub,
+		ExpiresAt: exp.Time,
+		Claims:    claims,
+	}, nil
+}
+
+// keyFor is the jwt.Keyfunc: it returns only keys whose algorithms include
+// the token's (already allow-listed) alg, selected by kid as NewJWT documents.
+func (j *JWT) keyFor(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New(`unsupported "crit" header`)
+	}
+	alg := t.Method.Alg()
+	kid, hasKid := "", false
+	if v, ok := t.Header["kid"]; ok {
+		if kid, hasKid = v.(string); !hasKid {
+			return nil, errors.New(`"kid" header is not a string`)
+		}
+	}
+	var named, unnamed []jwt.VerificationKey
+	for _, k := range j.keys {
+		if !slices.Contains(k.algs, alg) {
+			continue
+		}
+		if hasKid && k.kid == kid {
+			named = append(named, k.key)
+		} else if !hasKid || k.kid == "" {
+			unnamed = append(unnamed, k.key)
+		}
+	}
+	keys := named
+	if len(keys) == 0 {
+		keys = unnamed
+	}
+	switch len(keys) {
+	case 0:
+		if hasKid {
+			return nil, fmt.Errorf("no %s key with kid %q", alg, kid)
+		}
+		return nil, fmt.Errorf("no %s key", alg)
+	case 1:
+		return keys[0], nil
+	default:
+		return jwt.VerificationKeySet{Keys: keys}, nil
+	}
+}
+
+// deviceKey finds the device's public key in "cnf" or from the resolver.
+func (j *JWT) deviceKey(ctx context.Context, claims jwt.MapClaims, userID, deviceID string) (ed25519.PublicKey, error) {
+	cnf, hasCnf := claims["cnf"]
+	var fromCnf ed25519.PublicKey
+	if hasCnf {
+		var err error
+		if fromCnf, err = ParseConfirmationKey(cnf); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+	}
+	if j.resolver == nil {
+		if !hasCnf {
+			return nil, fmt.Errorf("%w: missing cnf claim", ErrInvalidToken)
+		}
+		return fromCnf, nil
+	}
+
+	pub, err := j.resolver.ResolveDeviceKey(ctx, userID, deviceID)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnavailable):
+		return nil, fmt.Errorf("auth: resolving device key: %w", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("%w: resolving device key: %w", ErrUnavailable, err)
+	default:
+		return nil, fmt.Errorf("%w: resolving device key: %w", ErrInvalidToken, err)
+	}
+	switch len(pub) {
+	case ed25519.PublicKeySize:
+	case 0:
+		return nil, fmt.Errorf("%w: %w: resolver returned no key", ErrInvalidToken, ErrUnknownDevice)
+	default:
+		return nil, fmt.Errorf("%w: resolver returned a %d-byte key", ErrUnavailable, len(pub))
+	}
+	if hasCnf && !bytes.Equal(fromCnf, pub) {
+		return nil, fmt.Errorf("%w: cnf key differs from the registered device key", ErrInvalidToken)
+	}
+	return ed25519.PublicKey(bytes.Clone(pub)), nil
+}
+
+func requiredString(claims jwt.MapClaims, name string) (string, error) {
+	v, ok := claims[name]
+	if !ok {
+		return "", fmt.Errorf("%w: %w: %s", ErrInvalidToken, jwt.ErrTokenRequiredClaimMissing, name)
+	}
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "", fmt.Errorf("%w: %s claim must be a non-empty string", ErrInvalidToken, name)
+	}
+	return s, nil
+}
