@@ -1,0 +1,62 @@
+// Package nonce protects signed requests against replay: a Store records each request's nonce
+// under its device's scope and refuses the same nonce again while the record lives.
+//
+//	store := nonce.NewMemory(nil) // or nonce.NewRedis(client, nil) for many replicas
+//	switch err := store.Record(ctx, scope, env.Nonce, window+skew); {
+//	case err == nil:
+//		// first use: serve the request
+//	case errors.Is(err, nonce.ErrReplay):
+//		// REPLAY_DETECTED
+//	default:
+//		// nonce.ErrUnavailable: UNAVAILABLE. Fail closed, never serve unchecked.
+//	}
+//
+// # Fail closed
+//
+// Record has three outcomes: nil (the nonce is new and now recorded), ErrReplay (it is recorded
+// and live), or ErrUnavailable (the store cannot tell: Redis unreachable or slow, ctx ended, the
+// memory store full, a non-positive ttl). Only nil accepts. A store never answers nil without
+// having recorded the nonce, and never evicts a live nonce to make room.
+//
+// Record only after the request's signature verifies; otherwise anyone could burn a device's
+// nonces by sending them first.
+//
+// # Scope and TTL
+//
+// scope names the device the nonce belongs to; the server passes user_id + "\x00" + device_id.
+// Scopes and nonces are opaque bytes compared exactly: the stores length-prefix or hex-encode
+// them, so ("ab", "c…") and ("a", "bc…") are different records, and any byte may appear.
+//
+// The caller chooses the TTL. A request is accepted while its timestamp is at most window old
+// and at most skew ahead, so a nonce must live window + skew (330 s with the defaults) to outlast
+// every moment its request could be accepted again. A shorter TTL re-opens replay; a longer one
+// only costs memory.
+//
+// # Memory
+//
+// Memory keeps nonces in shards, each a map from a 128-bit keyed hash of (scope, nonce) to the
+// expiry instant, under its own mutex. The hash is two maphash sums with seeds secret to the
+// store: a collision between distinct pairs is a 2^-128 event nobody outside can aim at, and
+// could only refuse a fresh nonce, never accept a replay. Each shard also queues its entries in
+// insertion order, one FIFO per TTL (up to four); with one TTL and a monotonic clock the queues
+// are sorted by expiry, so each Record pops the expired entries off their fronts in amortized
+// O(1), with no background goroutine. A map that falls to a quarter of its peak is rebuilt and
+// the queues shrink as they drain, so memory follows rate × TTL down as well as up; Len sweeps
+// too, so a metrics scrape frees an idle store. A live nonce takes 65 to 80 bytes (16-byte key and
+// 8-byte expiry in the map and again in the queue, plus growth slack). Capacity is a hard limit,
+// split over the shards; a full shard refuses with ErrUnavailable.
+//
+// # Redis
+//
+// Redis records each nonce with one atomic SET key 1 NX PX ttl, shared by every replica. Keys
+// are Prefix + "{" + hex(scope) + "}:" + hex(nonce), for example
+// "ratatoskr:nonce:{75310064}:0f1e2d3c4b5a6978": the hex cannot contain the delimiters, and the
+// braces make hex(scope) the Redis Cluster hash tag, so a device's nonces share a slot. Under
+// load, concurrent Records share round trips as pipelines (RedisOptions.MaxInFlight). Build the
+// client with ContextTimeoutEnabled: true so that ctx deadlines bound the socket reads.
+//
+// # Other stores
+//
+// Store is small on purpose. Package noncetest holds the conformance suite every implementation
+// should pass.
+package nonce

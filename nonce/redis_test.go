@@ -1,0 +1,319 @@
+package nonce_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ratatoskr-proto/ratatoskr/nonce"
+	"github.com/ratatoskr-proto/ratatoskr/nonce/noncetest"
+)
+
+// uniquePrefix returns a key prefix no other test or run uses, free of glob characters.
+func uniquePrefix(t testing.TB) string {
+	t.Helper()
+	return "ratatoskr-test:" + rand.Text() + ":" // base32: no glob characters
+}
+
+// deletePrefix removes every key under prefix, and nothing else.
+func deletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	flush := func() {
+		if len(keys) > 0 {
+			if err := c.Unlink(ctx, keys...).Err(); err != nil {
+				t.Errorf("deleting test keys: %v", err)
+			}
+			keys = keys[:0]
+		}
+	}
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			flush()
+		}
+	}
+	flush()
+	if err := iter.Err(); err != nil {
+		t.Errorf("scanning test keys: %v", err)
+	}
+}
+
+// newMiniredisClient starts a miniredis and a client for it, both closed at cleanup.
+func newMiniredisClient(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mr.Close)
+	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { c.Close() })
+	return mr, c
+}
+
+// realRedisClient returns a client for REDIS_URL, or skips the test when it is unset.
+func realRedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	url := os.Getenv("REDIS_URL")
+	if url == "" {
+		t.Skip("REDIS_URL is not set: skipping the tests against a real Redis (e.g. REDIS_URL=redis://127.0.0.1:6379/0)")
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("REDIS_URL: %v", err)
+	}
+	opts.ContextTimeoutEnabled = true
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("REDIS_URL %s: %v", url, err)
+	}
+	return c
+}
+
+// redisModes are the batching settings every Redis test suite runs under.
+var redisModes = []struct {
+	name        string
+	maxInFlight int
+}{
+	{"Default", 0},
+	{"OneInFlight", 1}, // batches as much as possible
+	{"NoBatching", -1},
+}
+
+func TestRedisConformanceMiniredis(t *testing.T) {
+	mr, c := newMiniredisClient(t)
+	for _, mode := range redisModes {
+		t.Run(mode.name, func(t *testing.T) {
+			noncetest.Run(t, noncetest.Harness{
+				New: func(t *testing.T) nonce.Store {
+					return nonce.NewRedis(c, &nonce.RedisOptions{Prefix: uniquePrefix(t), MaxInFlight: mode.maxInFlight})
+				},
+				Advance: func(t *testing.T, d time.Duration) { mr.FastForward(d) },
+			})
+		})
+	}
+}
+
+func TestRedisConformanceReal(t *testing.T) {
+	c := realRedisClient(t)
+	for _, mode := range redisModes {
+		t.Run(mode.name, func(t *testing.T) {
+			noncetest.Run(t, noncetest.Harness{
+				New: func(t *testing.T) nonce.Store {
+					prefix := uniquePrefix(t)
+					t.Cleanup(func() { deletePrefix(t, c, prefix) })
+					return nonce.NewRedis(c, &nonce.RedisOptions{Prefix: prefix, MaxInFlight: mode.maxInFlight})
+				},
+				Advance: func(t *testing.T, d time.Duration) { time.Sleep(d) },
+			})
+		})
+	}
+}
+
+func TestRedisKeyLayout(t *testing.T) {
+	mr, c := newMiniredisClient(t)
+	r := nonce.NewRedis(c, nil)
+	if err := r.Record(context.Background(), "u\x00d", []byte{0x0f, 0x1e, 0xff, 0, 1, 2, 3, 4}, 1500*time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	const want = "ratatoskr:nonce:{750064}:0f1eff0001020304"
+	if keys := mr.Keys(); len(keys) != 1 || keys[0] != want {
+		t.Fatalf("keys = %q, want [%q]", keys, want)
+	}
+	if got, _ := mr.Get(want); got != "1" {
+		t.Errorf("value = %q, want \"1\"", got)
+	}
+	if ttl := mr.TTL(want); ttl != 2*time.Millisecond {
+		t.Errorf("TTL = %v, want 2ms (1.5ms rounded up)", ttl)
+	}
+}
+
+func TestRedisOptionsNotMutated(t *testing.T) {
+	_, c := newMiniredisClient(t)
+	opts := &nonce.RedisOptions{}
+	nonce.NewRedis(c, opts)
+	if *opts != (nonce.RedisOptions{}) {
+		t.Errorf("NewRedis changed its options to %+v", *opts)
+	}
+}
+
+func TestRedisOutage(t *testing.T) {
+	for _, mode := range redisModes {
+		t.Run(mode.name, func(t *testing.T) { testRedisOutage(t, mode.maxInFlight) })
+	}
+}
+
+func testRedisOutage(t *testing.T, maxInFlight int) {
+	mr, c := newMiniredisClient(t)
+	addr := mr.Addr()
+	r := nonce.NewRedis(c, &nonce.RedisOptions{Timeout: 200 * time.Millisecond, MaxInFlight: maxInFlight})
+	ctx := context.Background()
+	if err := r.Record(ctx, "s", nonceN(1), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	// Redis goes away: every Record, also concurrent (batched) ones, fails closed.
+	mr.Close()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			err := r.Record(ctx, "s", nonceN(2+i), time.Minute)
+			if err == nil || !errors.Is(err, nonce.ErrUnavailable) {
+				t.Errorf("Record with Redis down = %v, want ErrUnavailable", err)
+			}
+		})
+	}
+	wg.Wait()
+	err := r.Record(ctx, "s", nonceN(1), time.Minute)
+	if err == nil || !errors.Is(err, nonce.ErrUnavailable) {
+		t.Fatalf("Record with Redis down = %v, want ErrUnavailable", err)
+	}
+	t.Logf("Redis down: %v", err)
+
+	// Back on the same address: the store recovers on its own, through the same client.
+	mr2 := miniredis.NewMiniRedis()
+	if err := mr2.StartAddr(addr); err != nil {
+		t.Fatalf("restarting miniredis on %s: %v", addr, err)
+	}
+	t.Cleanup(mr2.Close)
+	if err := r.Record(ctx, "s", nonceN(100), time.Minute); err != nil {
+		t.Fatalf("first Record after Redis returned = %v, want nil", err)
+	}
+	if err := r.Record(ctx, "s", nonceN(100), time.Minute); !errors.Is(err, nonce.ErrReplay) {
+		t.Fatalf("replay after Redis returned = %v, want ErrReplay", err)
+	}
+	for i := range 16 {
+		wg.Go(func() {
+			if err := r.Record(ctx, "s", nonceN(200+i), time.Minute); err != nil {
+				t.Errorf("concurrent Record after Redis returned = %v, want nil", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestRedisTimeout(t *testing.T) {
+	t.Run("ExpiredDeadline", func(t *testing.T) {
+		mr, c := newMiniredisClient(t)
+		r := nonce.NewRedis(c, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+		defer cancel()
+		time.Sleep(time.Millisecond)
+		err := r.Record(ctx, "s", nonceN(1), time.Minute)
+		if !errors.Is(err, nonce.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Record = %v, want ErrUnavailable wrapping DeadlineExceeded", err)
+		}
+		if len(mr.Keys()) != 0 {
+			t.Errorf("a Record past its deadline wrote %q", mr.Keys())
+		}
+	})
+
+	// A server that accepts connections and never answers.
+	silent := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu    sync.Mutex
+			conns []net.Conn
+			wg    sync.WaitGroup
+		)
+		wg.Go(func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, conn)
+				mu.Unlock()
+			}
+		})
+		t.Cleanup(func() {
+			ln.Close()
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+		return ln.Addr().String()
+	}
+
+	for _, tc := range []struct {
+		name    string
+		opts    redis.Options
+		timeout time.Duration
+		ctx     time.Duration // caller's deadline; 0 for none
+	}{
+		{"OptionTimeout", redis.Options{ContextTimeoutEnabled: true, MaxRetries: -1}, 50 * time.Millisecond, 0},
+		{"CallerDeadline", redis.Options{ContextTimeoutEnabled: true, MaxRetries: -1}, time.Hour, 50 * time.Millisecond},
+		{"ClientReadTimeout", redis.Options{ReadTimeout: 50 * time.Millisecond, MaxRetries: -1}, time.Hour, 0},
+	} {
+		for _, mode := range redisModes {
+			t.Run(tc.name+"/"+mode.name, func(t *testing.T) {
+				testRedisSilent(t, silent(t), tc.opts, &nonce.RedisOptions{Timeout: tc.timeout, MaxInFlight: mode.maxInFlight}, tc.ctx)
+			})
+		}
+	}
+}
+
+// testRedisSilent checks that concurrent Records against a server that never answers fail closed
+// in about the time allowed.
+func testRedisSilent(t *testing.T, addr string, copts redis.Options, ropts *nonce.RedisOptions, deadline time.Duration) {
+	copts.Addr = addr
+	c := redis.NewClient(&copts)
+	t.Cleanup(func() { c.Close() })
+	r := nonce.NewRedis(c, ropts)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Go(func() {
+			ctx := context.Background()
+			if deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, deadline)
+				defer cancel()
+			}
+			start := time.Now()
+			err := r.Record(ctx, "s", nonceN(i), time.Minute)
+			elapsed := time.Since(start)
+			if !errors.Is(err, nonce.ErrUnavailable) {
+				t.Errorf("Record against a silent server = %v, want ErrUnavailable", err)
+			}
+			if copts.ContextTimeoutEnabled && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Record against a silent server = %v, want it to wrap DeadlineExceeded", err)
+			}
+			if elapsed > 2*time.Second {
+				t.Errorf("Record took %v, want about 50ms", elapsed)
+			}
+			if i == 0 {
+				t.Logf("after %v: %v", elapsed.Round(time.Millisecond), err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestNewRedisNilClient(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("NewRedis(nil, nil) did not panic")
+		}
+	}()
+	nonce.NewRedis(nil, nil)
+}
