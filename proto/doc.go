@@ -6,4 +6,4 @@
 // contract with every other implementation and must never change.
 package ratatoskrpb
 
-//go:generate protoc --plugin=protoc-gen-go=../bin/protoc-gen-go --go_out=. --go_opt=paths=source_relative ratatoskr.proto
+//go:generate make -C .. proto

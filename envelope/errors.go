@@ -1,0 +1,164 @@
+package envelope
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable error code carried in RatatoskrResponse.error_code.
+// The strings are part of the wire contract; handlers may define their own
+// codes (for example "PAYMENT_DECLINED") next to these.
+type Code string
+
+// The protocol's error codes, as DESIGN.md lists them.
+const (
+	CodeMalformed          Code = "MALFORMED"
+	CodePayloadTooLarge    Code = "PAYLOAD_TOO_LARGE"
+	CodeSchemaInvalid      Code = "SCHEMA_INVALID"
+	CodeNonceInvalid       Code = "NONCE_INVALID"
+	CodeTimestampInvalid   Code = "TIMESTAMP_INVALID"
+	CodeSignatureInvalid   Code = "SIGNATURE_INVALID"
+	CodeReplayDetected     Code = "REPLAY_DETECTED"
+	CodeAuthFailed         Code = "AUTH_FAILED"
+	CodeIdentityMismatch   Code = "IDENTITY_MISMATCH"
+	CodeHandshakeRequired  Code = "HANDSHAKE_REQUIRED"
+	CodeUnknownService     Code = "UNKNOWN_SERVICE"
+	CodeRateLimited        Code = "RATE_LIMITED"
+	CodeSessionExpired     Code = "SESSION_EXPIRED"
+	CodeServerShutdown     Code = "SERVER_SHUTDOWN"
+	CodeUnavailable        Code = "UNAVAILABLE"
+	CodeInternal           Code = "INTERNAL"
+	CodeConnectionRejected Code = "CONNECTION_REJECTED"
+)
+
+// Codes lists every protocol error code, in DESIGN.md order.
+func Codes() []Code {
+	return []Code{
+		CodeMalformed, CodePayloadTooLarge, CodeSchemaInvalid, CodeNonceInvalid,
+		CodeTimestampInvalid, CodeSignatureInvalid, CodeReplayDetected, CodeAuthFailed,
+		CodeIdentityMismatch, CodeHandshakeRequired, CodeUnknownService, CodeRateLimited,
+		CodeSessionExpired, CodeServerShutdown, CodeUnavailable, CodeInternal,
+		CodeConnectionRejected,
+	}
+}
+
+// Kind groups codes into the four error kinds the protocol names, plus
+// KindApplication for codes a service defines itself.
+type Kind int
+
+// The error kinds.
+const (
+	KindApplication   Kind = iota // a code defined by a service handler
+	KindSerialization             // the bytes could not be decoded
+	KindValidation                // the envelope is well formed but not acceptable
+	KindConnection                // the session or server state refuses it
+	KindSecurity                  // authentication, integrity or replay
+)
+
+// String returns the kind's lower-case name.
+func (k Kind) String() string {
+	switch k {
+	case KindSerialization:
+		return "serialization"
+	case KindValidation:
+		return "validation"
+	case KindConnection:
+		return "connection"
+	case KindSecurity:
+		return "security"
+	default:
+		return "application"
+	}
+}
+
+// Kind returns the kind of c. Codes this package does not define are
+// KindApplication.
+func (c Code) Kind() Kind {
+	switch c {
+	case CodeMalformed, CodePayloadTooLarge:
+		return KindSerialization
+	case CodeSchemaInvalid, CodeNonceInvalid, CodeTimestampInvalid, CodeUnknownService:
+		return KindValidation
+	case CodeHandshakeRequired, CodeRateLimited, CodeSessionExpired, CodeServerShutdown,
+		CodeUnavailable, CodeInternal, CodeConnectionRejected:
+		return KindConnection
+	case CodeSignatureInvalid, CodeReplayDetected, CodeAuthFailed, CodeIdentityMismatch:
+		return KindSecurity
+	default:
+		return KindApplication
+	}
+}
+
+// Error is an error with a stable Code. Its message is sent to the peer in
+// error_message, so it must not contain secrets or internal detail; the
+// wrapped cause (Unwrap) is not sent.
+type Error struct {
+	code Code
+	msg  string
+	err  error
+}
+
+// NewError returns an *Error with code and a message for the peer.
+func NewError(code Code, msg string) *Error {
+	return &Error{code: code, msg: msg}
+}
+
+// Errorf returns an *Error with code and a formatted message for the peer.
+// A %w verb wraps its operand as the cause.
+func Errorf(code Code, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{code: code, msg: err.Error(), err: errors.Unwrap(err)}
+}
+
+// WrapError returns an *Error with code whose message for the peer is msg
+// and whose cause, kept for logs and errors.Is, is cause.
+func WrapError(code Code, msg string, cause error) *Error {
+	return &Error{code: code, msg: msg, err: cause}
+}
+
+// Error returns "CODE: message".
+func (e *Error) Error() string {
+	if e.msg == "" {
+		return string(e.code)
+	}
+	return string(e.code) + ": " + e.msg
+}
+
+// Code returns the error's code.
+func (e *Error) Code() Code { return e.code }
+
+// Kind returns the kind of the error's code.
+func (e *Error) Kind() Kind { return e.code.Kind() }
+
+// Message returns the message sent to the peer.
+func (e *Error) Message() string { return e.msg }
+
+// Unwrap returns the cause, if any.
+func (e *Error) Unwrap() error { return e.err }
+
+// CodeOf returns the code of the first *Error in err's chain, "" for a nil
+// error, and CodeInternal for any other error.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return CodeInternal
+}
+
+// MessageOf returns the message to send to the peer for err: the message of
+// the first *Error in its chain, or a generic text for any other error so
+// that internal detail is not leaked.
+func MessageOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.msg
+	}
+	return "internal error"
+}

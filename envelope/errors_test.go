@@ -1,0 +1,83 @@
+package envelope_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	pb "github.com/ratatoskr-proto/ratatoskr/proto"
+)
+
+func TestCodeKinds(t *testing.T) {
+	kinds := map[envelope.Kind]int{}
+	for _, c := range envelope.Codes() {
+		k := c.Kind()
+		if k == envelope.KindApplication {
+			t.Errorf("%s has no protocol kind", c)
+		}
+		kinds[k]++
+	}
+	if len(envelope.Codes()) != 17 || len(kinds) != 4 {
+		t.Fatalf("%d codes in %d kinds", len(envelope.Codes()), len(kinds))
+	}
+	if envelope.Code("PAYMENT_DECLINED").Kind() != envelope.KindApplication {
+		t.Fatal("handler code is not application kind")
+	}
+	for k, name := range map[envelope.Kind]string{envelope.KindSerialization: "serialization", envelope.KindValidation: "validation",
+		envelope.KindConnection: "connection", envelope.KindSecurity: "security", envelope.KindApplication: "application"} {
+		if k.String() != name {
+			t.Errorf("%d.String() = %q", k, k.String())
+		}
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	if envelope.CodeOf(nil) != "" || envelope.MessageOf(nil) != "" {
+		t.Fatal("nil error has a code")
+	}
+	if envelope.CodeOf(io.EOF) != envelope.CodeInternal || envelope.MessageOf(errors.New("secret db dsn")) != "internal error" {
+		t.Fatal("plain errors must be INTERNAL with a generic message")
+	}
+	inner := envelope.Errorf(envelope.CodeReplayDetected, "nonce %d reused: %w", 7, io.ErrUnexpectedEOF)
+	wrapped := fmt.Errorf("context: %w", inner)
+	if envelope.CodeOf(wrapped) != envelope.CodeReplayDetected {
+		t.Fatal("code lost through wrapping")
+	}
+	if !errors.Is(wrapped, io.ErrUnexpectedEOF) {
+		t.Fatal("cause lost")
+	}
+	var e *envelope.Error
+	if !errors.As(wrapped, &e) || e.Kind() != envelope.KindSecurity || e.Message() != "nonce 7 reused: unexpected EOF" {
+		t.Fatalf("errors.As: %v", e)
+	}
+	if e.Error() != "REPLAY_DETECTED: nonce 7 reused: unexpected EOF" {
+		t.Fatalf("Error() = %q", e.Error())
+	}
+	if got := envelope.NewError("PAYMENT_DECLINED", "").Error(); got != "PAYMENT_DECLINED" {
+		t.Fatalf("Error() = %q", got)
+	}
+	w := envelope.WrapError(envelope.CodeUnavailable, "try later", io.EOF)
+	if !errors.Is(w, io.EOF) || w.Message() != "try later" {
+		t.Fatal("WrapError")
+	}
+}
+
+func TestResponses(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := envelope.Failure(pb.MessageType_BUSINESS_REQUEST, "id-1", errors.New("db password wrong"), now)
+	if r.Success || r.ErrorCode != "INTERNAL" || r.ErrorMessage != "internal error" || r.RequestId != "id-1" || r.Timestamp != now.Unix() {
+		t.Fatalf("failure: %v", r)
+	}
+	ok := envelope.Success(pb.MessageType_HEARTBEAT, "id-2", nil, nil, now)
+	if !ok.Success || ok.MessageType != pb.MessageType_HEARTBEAT || ok.RequestId != "id-2" {
+		t.Fatalf("success: %v", ok)
+	}
+	acc := envelope.ConnectionAccepted("id-3", "sess", now.Add(time.Hour), "go/1", now)
+	ref := envelope.ConnectionRefused("id-4", envelope.NewError(envelope.CodeAuthFailed, "bad token"), "go/1", now)
+	if !acc.Success || ref.Success || ref.ErrorCode != "AUTH_FAILED" || len(ref.Payload) == 0 {
+		t.Fatalf("connection responses: %v %v", acc, ref)
+	}
+}

@@ -1,0 +1,43 @@
+package envelope_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+)
+
+func ExampleValidator() {
+	pub, key, _ := ed25519.GenerateKey(nil)
+
+	// Device side: build and sign a business request.
+	signer := &envelope.Signer{DeviceID: "phone-1", UserID: "alice", Key: key}
+	req, _ := signer.Business("echo", []byte("hello"), nil)
+	frame, _ := proto.Marshal(req)
+
+	// Server side: decode and validate it, then see the replay refused.
+	v := envelope.NewValidator(nil)
+	want := envelope.Expect{UserID: "alice", DeviceID: "phone-1", PublicKey: pub}
+	for range 2 {
+		got, err := v.Decode(frame)
+		if err == nil {
+			err = v.Validate(context.Background(), got, want)
+		}
+		fmt.Printf("%q\n", envelope.CodeOf(err))
+	}
+	// Output:
+	// ""
+	// "REPLAY_DETECTED"
+}
+
+func ExampleCodeOf() {
+	err := fmt.Errorf("charging card: %w", envelope.NewError("PAYMENT_DECLINED", "card declined"))
+	fmt.Println(envelope.CodeOf(err), envelope.MessageOf(err))
+	fmt.Println(envelope.CodeOf(fmt.Errorf("db down")), envelope.MessageOf(fmt.Errorf("db down")))
+	// Output:
+	// PAYMENT_DECLINED card declined
+	// INTERNAL internal error
+}
