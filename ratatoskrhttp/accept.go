@@ -1,0 +1,73 @@
+package ratatoskrhttp
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+)
+
+// accept upgrades r and registers the connection, or answers with an HTTP
+// error and reports false.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
+	h.mu.Lock()
+	draining := h.draining
+	h.mu.Unlock()
+	if draining {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "ratatoskr: server shutting down", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{Subprotocol},
+		OriginPatterns: h.o.OriginPatterns,
+	})
+	if err != nil {
+		// Accept has written the HTTP error.
+		h.log.Debug("ratatoskr: upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return nil, false
+	}
+	// Frames up to four times the message limit are read and answered with
+	// PAYLOAD_TOO_LARGE; larger ones close the connection (1009).
+	ws.SetReadLimit(int64(h.validator.Options().MaxMessageSize) * 4)
+
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := &conn{
+		h:          h,
+		ws:         ws,
+		remote:     r.RemoteAddr,
+		ctx:        ctx,
+		cancel:     cancel,
+		out:        make(chan outFrame, h.o.MaxInFlight+16),
+		stop:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		superDone:  make(chan struct{}),
+		events:     make(chan event, 4),
+		slots:      make(chan struct{}, h.o.MaxInFlight),
+	}
+	if h.o.RequestRate > 0 {
+		c.limiter = rate.NewLimiter(h.o.RequestRate, h.o.RequestBurst)
+	}
+
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		cancel()
+		ws.Close(CloseGoingAway, "server shutting down")
+		return nil, false
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	h.log.Debug("ratatoskr: connection open", "remote", r.RemoteAddr, "subprotocol", ws.Subprotocol())
+	return c, true
+}
+
+// release unregisters c once it has ended.
+func (h *Handler) release(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.wg.Done()
+}

@@ -1,0 +1,91 @@
+package ratatoskrhttp
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ratatoskr-proto/ratatoskr/auth"
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	pb "github.com/ratatoskr-proto/ratatoskr/proto"
+)
+
+// authenticate checks a CONNECTION_REQUEST: its schema, its payload, the
+// token, then the whole envelope with the token's key (nonce included). It
+// returns the session the request opens or renews.
+func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
+	v := c.h.validator
+	if err := v.CheckSchema(req); err != nil {
+		return nil, err
+	}
+	p, err := envelope.ConnectionPayload(req)
+	if err != nil {
+		return nil, err
+	}
+	if ver := p.GetVersion(); ver != "" && ver != envelope.ProtocolVersion {
+		return nil, envelope.Errorf(envelope.CodeConnectionRejected, "protocol version %q is not supported, this server speaks %q", ver, envelope.ProtocolVersion)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.HandshakeTimeout)
+	defer cancel()
+	id, err := c.h.o.Authenticator.Authenticate(ctx, p.GetAuthenticationToken())
+	if err != nil {
+		if errors.Is(err, auth.ErrUnavailable) {
+			return nil, envelope.WrapError(envelope.CodeUnavailable, "device key source unavailable, try again", err)
+		}
+		return nil, envelope.WrapError(envelope.CodeAuthFailed, "device token refused", err)
+	}
+	if err := v.Validate(ctx, req, envelope.Expect{UserID: id.UserID, DeviceID: id.DeviceID, PublicKey: id.PublicKey}); err != nil {
+		return nil, err
+	}
+	now := c.h.now()
+	expires := now.Add(c.h.o.MaxSessionDuration)
+	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
+		expires = id.ExpiresAt
+	}
+	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote}, nil
+}
+
+// open runs the handshake. A refusal is answered and closes the connection
+// with 1008.
+func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) bool {
+	sess, err := c.authenticate(req)
+	if err == nil {
+		sess.ID, err = envelope.NewRequestID(c.h.o.Rand)
+	}
+	c.logRequest(req, "", start, err)
+	if err != nil {
+		c.send(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now()))
+		c.sendClose(ClosePolicyViolation, "handshake refused")
+		return false
+	}
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
+	c.send(envelope.ConnectionAccepted(req.GetRequestId(), sess.ID, sess.ExpiresAt, c.h.o.ServerVersion, c.h.now()))
+	c.notify(event{kind: evOpened, expiresAt: sess.ExpiresAt})
+	c.h.log.Info("ratatoskr: session open", "session", sess.ID, "device", sess.Identity.DeviceID,
+		"user", sess.Identity.UserID, "expires_at", sess.ExpiresAt, "remote", c.remote)
+	return true
+}
+
+// renew handles a CONNECTION_REQUEST on a live session: a fresh token for
+// the same user and device moves expires_at. A refused renewal is answered
+// but leaves the current session as it was.
+func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) bool {
+	sess, err := c.authenticate(req)
+	if err == nil && (sess.Identity.UserID != cur.Identity.UserID || sess.Identity.DeviceID != cur.Identity.DeviceID) {
+		err = envelope.NewError(envelope.CodeIdentityMismatch, "a renewal must be for the session's user and device")
+	}
+	c.logRequest(req, "", start, err)
+	if err != nil {
+		c.send(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now()))
+		return c.countAbuse(err)
+	}
+	sess.ID = cur.ID
+	c.mu.Lock()
+	c.sess = sess
+	c.mu.Unlock()
+	c.send(envelope.ConnectionAccepted(req.GetRequestId(), sess.ID, sess.ExpiresAt, c.h.o.ServerVersion, c.h.now()))
+	c.notify(event{kind: evRenewed, expiresAt: sess.ExpiresAt})
+	return true
+}

@@ -1,0 +1,128 @@
+package ratatoskrhttp
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	pb "github.com/ratatoskr-proto/ratatoskr/proto"
+)
+
+// outFrame is one item for the writer: an encoded response, or the close.
+type outFrame struct {
+	data   []byte
+	close  bool
+	status websocket.StatusCode
+	reason string
+}
+
+// writeLoop is the connection's only writer. Each frame must be written
+// within WriteTimeout, or the peer is too slow and the connection is
+// dropped. It returns after writing the close, on a write error, or when
+// serve stops it.
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case f := <-c.out:
+			if f.close {
+				c.ws.Close(f.status, f.reason)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), c.h.o.WriteTimeout)
+			err := c.ws.Write(ctx, websocket.MessageBinary, f.data)
+			cancel()
+			if err != nil {
+				c.h.log.Info("ratatoskr: write failed, dropping connection", "remote", c.remote, "err", err)
+				c.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// send queues resp for the writer. It blocks while the queue is full (the
+// writer drops a peer that does not read within WriteTimeout) and reports
+// false when the connection can no longer be written.
+func (c *conn) send(resp *pb.RatatoskrResponse) bool {
+	b, err := envelope.Marshal(resp)
+	if err != nil {
+		c.h.log.Error("ratatoskr: encoding response", "err", err)
+		return false
+	}
+	return c.queue(outFrame{data: b})
+}
+
+func (c *conn) queue(f outFrame) bool {
+	select {
+	case <-c.writerDone:
+		return false
+	default:
+	}
+	select {
+	case c.out <- f:
+		return true
+	case <-c.writerDone:
+		return false
+	case <-c.stop:
+		return false
+	}
+}
+
+// sendClose queues the close after everything already queued.
+func (c *conn) sendClose(status websocket.StatusCode, reason string) {
+	c.queue(outFrame{close: true, status: status, reason: reason})
+}
+
+// fail answers a request of type t with id requestID with err and counts
+// it towards MaxProtocolErrors (see countAbuse).
+func (c *conn) fail(t pb.MessageType, requestID string, err error) bool {
+	c.send(envelope.Failure(t, requestID, err, c.h.now()))
+	return c.countAbuse(err)
+}
+
+// countAbuse counts serialization and security errors; at MaxProtocolErrors
+// the connection is closed with 1008. It reports false once that close is
+// queued.
+func (c *conn) countAbuse(err error) bool {
+	switch envelope.CodeOf(err).Kind() {
+	case envelope.KindSerialization, envelope.KindSecurity:
+		if int(c.abuse.Add(1)) == c.h.o.MaxProtocolErrors {
+			c.h.log.Warn("ratatoskr: too many protocol errors, closing", "remote", c.remote, "last", err)
+			c.sendClose(ClosePolicyViolation, "too many protocol errors")
+			return false
+		}
+	}
+	return true
+}
+
+// logRequest writes the one line per request.
+func (c *conn) logRequest(req *pb.RatatoskrRequest, service string, start time.Time, err error) {
+	if !c.h.log.Enabled(context.Background(), 0) {
+		return
+	}
+	attrs := []any{
+		"type", req.GetMessageType().String(),
+		"request_id", req.GetRequestId(),
+		"device", req.GetDeviceId(),
+		"user", req.GetUserId(),
+		"duration", time.Since(start),
+	}
+	if service != "" {
+		attrs = append(attrs, "service", service)
+	}
+	if err != nil {
+		attrs = append(attrs, "code", string(envelope.CodeOf(err)), "err", err)
+		if cause := errors.Unwrap(err); cause != nil {
+			// The cause (why a token was refused, what a service hit) is
+			// for the operator only; the device got the coded message.
+			attrs = append(attrs, "cause", cause)
+		}
+	}
+	c.h.log.Info("ratatoskr: request", attrs...)
+}
