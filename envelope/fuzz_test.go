@@ -21,7 +21,10 @@ func FuzzDecodeValidate(f *testing.F) {
 	now := time.Unix(1_700_000_000, 0)
 	s := &envelope.Signer{DeviceID: "device-1", UserID: "user-1", Key: key, Now: func() time.Time { return now }}
 	for _, mk := range []func() ([]byte, error){
-		func() ([]byte, error) { r, _ := s.Business("echo", []byte("hi"), map[string]string{"k": "v"}); return proto.Marshal(r) },
+		func() ([]byte, error) {
+			r, _ := s.Business("echo", []byte("hi"), map[string]string{"k": "v"})
+			return proto.Marshal(r)
+		},
 		func() ([]byte, error) { r, _ := s.ConnectionRequest("a.b.c"); return proto.Marshal(r) },
 		func() ([]byte, error) { r, _ := s.Heartbeat(); return proto.Marshal(r) },
 	} {
