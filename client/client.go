@@ -1,0 +1,232 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	pb "github.com/ratatoskr-proto/ratatoskr/proto"
+)
+
+// ErrClosed is returned, wrapped, by every call on a client whose connection
+// is gone or closing. The wrapping error also carries the cause: the
+// server's DISCONNECT reason (an *envelope.Error with SERVER_SHUTDOWN or
+// SESSION_EXPIRED), the transport error, or nothing after Close.
+var ErrClosed = errors.New("client: connection closed")
+
+// Session describes the session the server granted.
+type Session struct {
+	// ID is the server's session id.
+	ID string
+	// ExpiresAt is when the server ends the session unless Renew extends
+	// it; zero when the server did not say.
+	ExpiresAt time.Time
+	// ServerVersion is the version the server announced.
+	ServerVersion string
+}
+
+// Client is one device connection to a Ratatoskr server. Its methods are
+// safe for concurrent use.
+//
+// A Client owns up to three goroutines: a reader that matches responses to
+// calls by request_id, a writer that sends frames one at a time, and, when
+// Options.HeartbeatInterval is set, a heartbeat loop. They stop when the
+// connection ends; Close ends it and waits for them.
+type Client struct {
+	conn   *websocket.Conn
+	opts   Options
+	signer *envelope.Signer
+	log    *slog.Logger
+
+	ctx    context.Context // connection lifetime; cancelling it drops the connection
+	cancel context.CancelFunc
+
+	slots       chan struct{} // in-flight semaphore (MaxInFlight)
+	writes      chan *writeJob
+	unsolicited chan *pb.RatatoskrResponse
+	closing     chan struct{} // closed when Close starts
+	done        chan struct{} // closed when the connection is gone
+	wg          sync.WaitGroup
+
+	mu        sync.Mutex
+	pending   map[string]*pending
+	session   Session
+	isClosing bool
+	reason    error       // the server's DISCONNECT reason, if any
+	abortErr  error       // why the client dropped the connection itself, if it did
+	err       error       // why the connection is gone; set before done is closed
+	expiry    *time.Timer // bounds the wait for the server to close after its DISCONNECT
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Dial connects to the Ratatoskr endpoint at url (ws:// or wss://; http and
+// https are accepted too), offering the subprotocol "ratatoskr.v1", and
+// performs the handshake: a signed CONNECTION_REQUEST carrying the device
+// token, answered by a CONNECTION_RESPONSE. ctx bounds the whole handshake;
+// give it a deadline. Once Dial returns, ctx no longer matters: the
+// connection lives until Close or until it drops.
+//
+// When the server refuses the handshake, the error carries the server's
+// code: errors.As to *envelope.Error gives, for instance, AUTH_FAILED or
+// IDENTITY_MISMATCH.
+func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	token, err := o.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	httpClient := o.HTTPClient
+	if httpClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.TLSConfig != nil {
+			tr.TLSClientConfig = o.TLSConfig.Clone()
+		}
+		// The upgraded connection leaves the pool; a refused upgrade may
+		// leave an idle one behind, so release it.
+		defer tr.CloseIdleConnections()
+		httpClient = &http.Client{Transport: tr}
+	}
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		HTTPClient:   httpClient,
+		HTTPHeader:   o.HTTPHeader,
+		Subprotocols: []string{Subprotocol},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("client: dial %s: %w", url, err)
+	}
+	conn.SetReadLimit(int64(o.MaxMessageSize) + envelopeSlack)
+
+	c := &Client{
+		conn: conn,
+		opts: o,
+		signer: &envelope.Signer{
+			DeviceID: o.DeviceID,
+			UserID:   o.UserID,
+			Key:      o.PrivateKey,
+			Now:      o.Now,
+			Rand:     o.Rand,
+		},
+		log:         o.Logger,
+		slots:       make(chan struct{}, o.MaxInFlight),
+		writes:      make(chan *writeJob),
+		unsolicited: make(chan *pb.RatatoskrResponse, unsolicitedBuffer),
+		closing:     make(chan struct{}),
+		done:        make(chan struct{}),
+		pending:     make(map[string]*pending),
+	}
+	sess, err := c.handshake(ctx, token)
+	if err != nil {
+		conn.CloseNow()
+		return nil, err
+	}
+	c.session = sess
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+
+	c.wg.Add(2)
+	go c.readLoop()  // stopped by a read error; Close and abort cause one by cancelling c.ctx
+	go c.writeLoop() // stopped by cancelling c.ctx, which the reader does on its way out
+	if o.HeartbeatInterval > 0 {
+		c.wg.Add(1)
+		go c.heartbeatLoop(o.HeartbeatInterval) // stopped by Close or by c.ctx
+	}
+	c.log.Debug("ratatoskr client connected", "session_id", sess.ID, "expires_at", sess.ExpiresAt, "subprotocol", conn.Subprotocol())
+	return c, nil
+}
+
+// handshake sends the CONNECTION_REQUEST and reads its answer directly,
+// before the reader goroutine exists.
+func (c *Client) handshake(ctx context.Context, token string) (Session, error) {
+	req, err := c.signer.ConnectionRequest(token)
+	if err != nil {
+		return Session{}, fmt.Errorf("client: %w", err)
+	}
+	frame, err := envelope.Marshal(req)
+	if err != nil {
+		return Session{}, fmt.Errorf("client: encoding connection request: %w", err)
+	}
+	if err := c.conn.Write(ctx, websocket.MessageBinary, frame); err != nil {
+		return Session{}, fmt.Errorf("client: sending connection request: %w", err)
+	}
+	typ, data, err := c.conn.Read(ctx)
+	if err != nil {
+		return Session{}, fmt.Errorf("client: waiting for connection response: %w", err)
+	}
+	if typ != websocket.MessageBinary {
+		return Session{}, errors.New("client: connection response is not a binary message")
+	}
+	resp := new(pb.RatatoskrResponse)
+	if err := proto.Unmarshal(data, resp); err != nil {
+		return Session{}, fmt.Errorf("client: decoding connection response: %w", err)
+	}
+	if resp.GetRequestId() != req.GetRequestId() && resp.GetSuccess() {
+		return Session{}, fmt.Errorf("client: expected the answer to the connection request, got a %v response for %q",
+			resp.GetMessageType(), resp.GetRequestId())
+	}
+	sess, err := sessionOf(resp)
+	if err != nil {
+		return Session{}, fmt.Errorf("client: handshake: %w", err)
+	}
+	return sess, nil
+}
+
+// sessionOf interprets a CONNECTION_RESPONSE: the session it grants, or the
+// server's refusal as an *envelope.Error.
+func sessionOf(resp *pb.RatatoskrResponse) (Session, error) {
+	if err := envelope.ResponseError(resp); err != nil {
+		return Session{}, err
+	}
+	if resp.GetMessageType() != pb.MessageType_CONNECTION_RESPONSE {
+		return Session{}, fmt.Errorf("expected a CONNECTION_RESPONSE, got %v", resp.GetMessageType())
+	}
+	p, err := envelope.ConnectionResult(resp)
+	if err != nil {
+		return Session{}, err
+	}
+	if !p.GetAccepted() {
+		return Session{}, envelope.NewError(envelope.CodeConnectionRejected, "server answered accepted=false")
+	}
+	s := Session{ID: p.GetSessionId(), ServerVersion: p.GetServerVersion()}
+	if exp := p.GetExpiresAt(); exp != 0 {
+		s.ExpiresAt = time.Unix(exp, 0)
+	}
+	return s, nil
+}
+
+// Session returns the current session; Renew updates it.
+func (c *Client) Session() Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
+}
+
+// Subprotocol returns the subprotocol the server selected: "ratatoskr.v1",
+// or "" for a server that selected none.
+func (c *Client) Subprotocol() string { return c.conn.Subprotocol() }
+
+// Done returns a channel closed when the connection is gone, after Close or
+// when it dropped.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection is up, and afterwards why it ended:
+// an error wrapping ErrClosed and, when the server sent a DISCONNECT, its
+// reason as an *envelope.Error (SERVER_SHUTDOWN, SESSION_EXPIRED), or else
+// the transport error or the failed heartbeat. After Close it is ErrClosed.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}

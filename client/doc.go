@@ -1,0 +1,28 @@
+// Package client is the device side of Ratatoskr: it dials a server,
+// performs the signed handshake, and carries signed business requests over
+// one WebSocket connection, many at a time, matching answers to calls by
+// request_id.
+//
+//	c, err := client.Dial(ctx, "wss://api.example.com/ratatoskr", &client.Options{
+//		DeviceID:   deviceID,
+//		UserID:     userID,
+//		PrivateKey: deviceKey, // ed25519.PrivateKey
+//		Token:      deviceJWT,
+//	})
+//	if err != nil {
+//		return err // errors.As(err, new(*envelope.Error)) gives e.g. AUTH_FAILED
+//	}
+//	defer c.Close()
+//	resp, err := c.Call(ctx, "echo", []byte("hello"))
+//
+// Every request, heartbeats and disconnects included, is signed with the
+// device key (signature v1, see package envelope). v1 covers neither the
+// message type nor the metadata, so neither the service name: always dial
+// wss:// in production.
+//
+// Errors the server answers with are *envelope.Error values carrying the
+// server's code (envelope.CodeOf). When the connection ends, every call in
+// flight and every later call fails with an error wrapping ErrClosed; when
+// the server ended it with a DISCONNECT (SERVER_SHUTDOWN, SESSION_EXPIRED),
+// that error also carries the server's code. Done and Err report the end.
+package client

@@ -1,0 +1,61 @@
+package client_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/ratatoskr-proto/ratatoskr/auth"
+	"github.com/ratatoskr-proto/ratatoskr/client"
+	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
+)
+
+func ExampleDial() {
+	// A server with an echo service, trusting HS256 device tokens.
+	secret := []byte("example-secret-of-at-least-32-bytes!")
+	verifier, err := auth.NewJWT(auth.WithHMACSecret(secret))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := ratatoskrhttp.New(&ratatoskrhttp.Options{Authenticator: verifier})
+	h.HandleFunc("echo", func(ctx context.Context, r *ratatoskrhttp.Request) (*ratatoskrhttp.Response, error) {
+		return &ratatoskrhttp.Response{Payload: r.Payload}, nil
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.Shutdown(context.Background())
+
+	// The device: its key, and a token binding that key to it.
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	token, err := auth.MintHS256(secret, auth.MintOptions{UserID: "alice", DeviceID: "phone-1", DevicePublicKey: pub})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &client.Options{
+		DeviceID:   "phone-1",
+		UserID:     "alice",
+		PrivateKey: key,
+		Token:      token,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	resp, err := c.Call(ctx, "echo", []byte("hello, Yggdrasil"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(resp.Payload))
+	// Output: hello, Yggdrasil
+}

@@ -1,0 +1,191 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxInFlight    = 64
+	DefaultMaxMessageSize = envelope.DefaultMaxMessageSize
+	DefaultCloseTimeout   = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+)
+
+// envelopeSlack is added to Options.MaxMessageSize to form the read limit, so
+// that a response carrying a payload of MaxMessageSize bytes still fits with
+// its envelope (ids, error message, metadata).
+const envelopeSlack = 64 << 10
+
+// Subprotocol is the WebSocket subprotocol Dial offers.
+const Subprotocol = "ratatoskr.v1"
+
+// Options configures Dial. Dial copies it and never modifies it.
+type Options struct {
+	// DeviceID and UserID identify the device and its user. They must match
+	// the claims of the device token. Required.
+	DeviceID, UserID string
+
+	// PrivateKey is the device's Ed25519 key; it signs every request. Its
+	// public half must be the key the token (or the server's key resolver)
+	// binds to DeviceID. Required. Keep it on the device.
+	PrivateKey ed25519.PrivateKey
+
+	// Token is the device JWT sent in the handshake. When it is empty,
+	// TokenSource is asked instead. One of Token and TokenSource is required.
+	// The token is a bearer credential: never log it.
+	Token string
+
+	// TokenSource returns a device JWT. Dial calls it when Token is empty,
+	// and Renew calls it when given an empty token (Renew falls back to Token
+	// when TokenSource is nil). It is called with the caller's context.
+	TokenSource func(ctx context.Context) (string, error)
+
+	// HTTPHeader holds extra headers for the WebSocket handshake request
+	// (for instance Origin, or a User-Agent). It is copied.
+	HTTPHeader http.Header
+
+	// HTTPClient dials the WebSocket handshake. Defaults to a client with a
+	// private copy of http.DefaultTransport using TLSConfig.
+	HTTPClient *http.Client
+
+	// TLSConfig configures TLS for wss:// URLs when HTTPClient is nil. It is
+	// cloned. Defaults to the system roots and Go's defaults.
+	TLSConfig *tls.Config
+
+	// HeartbeatInterval is the period of automatic HEARTBEAT requests. A
+	// heartbeat not answered within one interval closes the connection.
+	// Defaults to 0: no automatic heartbeats (the server's WebSocket pings
+	// still keep the connection alive).
+	HeartbeatInterval time.Duration
+
+	// MaxInFlight bounds the requests (Call and Send) awaiting an answer on
+	// the connection; further calls wait for a slot, honouring their
+	// context. A slot is held until the server answers, even when the
+	// caller gave up, so the client never exceeds the server's bound.
+	// Defaults to 64, the server's default bound.
+	MaxInFlight int
+
+	// MaxMessageSize is the largest response payload accepted, in bytes; a
+	// larger frame closes the connection. The read limit is MaxMessageSize
+	// plus 64 KiB for the envelope. Defaults to 1 MiB.
+	MaxMessageSize int
+
+	// CloseTimeout bounds Close: the wait for the answer to DISCONNECT and
+	// for the server to close the connection. It also bounds how long the
+	// client waits for the server to close after a server-initiated
+	// DISCONNECT. Defaults to 10 s, longer than the server's default drain
+	// of in-flight requests (5 s).
+	CloseTimeout time.Duration
+
+	// WriteTimeout bounds the write of one frame; a write that does not
+	// finish in time closes the connection (a half-written frame cannot be
+	// recovered). Defaults to 10 s.
+	WriteTimeout time.Duration
+
+	// Now is the clock for request timestamps. Defaults to time.Now.
+	Now func() time.Time
+
+	// Rand is the source of nonces and request ids. Reads from it are
+	// serialised by the client. Defaults to crypto/rand.
+	Rand io.Reader
+
+	// Logger receives the client's diagnostics. Defaults to discarding them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of o with defaults filled in, or an error when
+// a required field is missing.
+func (o *Options) withDefaults() (Options, error) {
+	if o == nil {
+		return Options{}, errors.New("client: Options are required")
+	}
+	c := *o
+	switch {
+	case c.DeviceID == "" || c.UserID == "":
+		return c, errors.New("client: Options.DeviceID and Options.UserID are required")
+	case len(c.PrivateKey) != ed25519.PrivateKeySize:
+		return c, fmt.Errorf("client: Options.PrivateKey must be %d bytes, got %d", ed25519.PrivateKeySize, len(c.PrivateKey))
+	case c.Token == "" && c.TokenSource == nil:
+		return c, errors.New("client: Options.Token or Options.TokenSource is required")
+	case c.HeartbeatInterval < 0:
+		return c, errors.New("client: Options.HeartbeatInterval is negative")
+	}
+	c.HTTPHeader = o.HTTPHeader.Clone()
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	} else {
+		c.Rand = &lockedReader{r: c.Rand}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// token returns Options.Token, or asks TokenSource when it is empty.
+func (o *Options) token(ctx context.Context) (string, error) {
+	if o.Token != "" {
+		return o.Token, nil
+	}
+	return o.sourceToken(ctx)
+}
+
+// renewalToken asks TokenSource, or returns Options.Token when there is none.
+func (o *Options) renewalToken(ctx context.Context) (string, error) {
+	if o.TokenSource == nil {
+		return o.Token, nil
+	}
+	return o.sourceToken(ctx)
+}
+
+func (o *Options) sourceToken(ctx context.Context) (string, error) {
+	t, err := o.TokenSource(ctx)
+	if err != nil {
+		return "", fmt.Errorf("client: token source: %w", err)
+	}
+	if t == "" {
+		return "", errors.New("client: token source returned an empty token")
+	}
+	return t, nil
+}
+
+// lockedReader serialises reads from a caller's io.Reader, which the signer
+// uses from many goroutines.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
