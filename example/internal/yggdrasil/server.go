@@ -1,0 +1,217 @@
+package yggdrasil
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ratatoskr-proto/ratatoskr/auth"
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	"github.com/ratatoskr-proto/ratatoskr/example/internal/api"
+	"github.com/ratatoskr-proto/ratatoskr/example/internal/devsecret"
+	"github.com/ratatoskr-proto/ratatoskr/nonce"
+	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
+)
+
+// DefaultShutdownTimeout bounds a graceful shutdown unless
+// Config.ShutdownTimeout says otherwise.
+const DefaultShutdownTimeout = 15 * time.Second
+
+// Config configures the example server; example/server fills it from its
+// flags. The zero value is a working development server: the embedded dev
+// secret, in-memory nonces, plain HTTP.
+type Config struct {
+	// JWTSecret is the HS256 secret device tokens are verified with (at
+	// least 32 bytes). When both JWTSecret and JWTPublicKeyPEM are empty,
+	// the public development secret (package devsecret) is used and a
+	// warning is logged.
+	JWTSecret []byte
+	// JWTPublicKeyPEM holds the token issuer's public keys (Ed25519, ECDSA
+	// or RSA) as PEM. It may be combined with JWTSecret.
+	JWTPublicKeyPEM []byte
+	// JWTIssuer and JWTAudience, when set, are required in every token's
+	// "iss" and "aud" claims. Default: not checked.
+	JWTIssuer, JWTAudience string
+	// RedisURL, when set (redis://user:pass@host:6379/0), keeps nonces in
+	// Redis so that several replicas share replay protection. New pings it
+	// and fails when it does not answer. Default: nonces in memory, which
+	// protects this process only.
+	RedisURL string
+	// TLSCertFile and TLSKeyFile, when both are set, make Serve speak TLS
+	// 1.3 only. Setting only one of them is an error.
+	TLSCertFile, TLSKeyFile string
+	// ShutdownTimeout bounds Serve's graceful shutdown. Defaults to
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Server is the example platform backend. It is an http.Handler (the chi
+// router) safe for concurrent use; Serve runs it on a listener.
+type Server struct {
+	router   http.Handler
+	rt       *ratatoskrhttp.Handler
+	market   *Marketplace
+	payments *Payments
+	rdb      *redis.Client // nil with in-memory nonces
+	tls      *tls.Config   // nil for plain HTTP
+	log      *slog.Logger
+	timeout  time.Duration
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New builds the server from cfg: the token verifier, the nonce store (it
+// connects to Redis when cfg.RedisURL is set, bounded by ctx), the
+// Ratatoskr handler with its services, and the REST routes. logger gets
+// one line per request; nil discards. Call Close when done.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a, err := authenticator(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		market:   NewMarketplace(),
+		payments: NewPayments(),
+		log:      logger,
+		timeout:  cfg.ShutdownTimeout,
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultShutdownTimeout
+	}
+	if s.tls, err = tlsConfig(cfg); err != nil {
+		return nil, err
+	}
+
+	var validation *envelope.ValidatorOptions // nil: in-memory nonces
+	if cfg.RedisURL != "" {
+		if s.rdb, err = connectRedis(ctx, cfg.RedisURL); err != nil {
+			return nil, err
+		}
+		validation = &envelope.ValidatorOptions{Nonces: nonce.NewRedis(s.rdb, nil)}
+		logger.Info("nonces in redis: replay protection shared by every replica", "addr", s.rdb.Options().Addr)
+	} else {
+		logger.Info("nonces in memory: replay protection for this process only (use -redis for replicas)")
+	}
+
+	s.rt = ratatoskrhttp.New(&ratatoskrhttp.Options{
+		Authenticator: a,
+		Validation:    validation,
+		Logger:        logger,
+	})
+	s.rt.Use(ratatoskrhttp.Recoverer(func(ctx context.Context, req *ratatoskrhttp.Request, v any, stack []byte) {
+		logger.Error("service panicked", "service", req.Service, "request_id", req.RequestID, "panic", v, "stack", string(stack))
+	}))
+	s.rt.HandleFunc(api.ServiceEcho, Echo)
+	s.rt.Handle(api.ServiceNornen, s.market)
+	s.rt.Handle(api.ServiceHeidrun, s.payments)
+
+	r := chi.NewRouter()
+	r.Group(func(r chi.Router) {
+		r.Use(accessLog(logger))
+		r.Get("/healthz", healthz)
+		r.Get("/api/providers", s.listProviders)
+		r.Get("/api/offers", s.listOffers)
+	})
+	// Ratatoskr logs its own line per request; the upgrade itself is a
+	// long-lived connection, not an access-log entry.
+	r.Mount("/ratatoskr", s.rt)
+	s.router = r
+	return s, nil
+}
+
+// authenticator builds the device-token verifier from cfg.
+func authenticator(cfg Config, logger *slog.Logger) (*auth.JWT, error) {
+	var opts []auth.Option
+	secret := cfg.JWTSecret
+	if len(secret) == 0 && len(cfg.JWTPublicKeyPEM) == 0 {
+		logger.Warn(devsecret.Warning)
+		secret = []byte(devsecret.Secret)
+	}
+	if len(secret) > 0 {
+		opts = append(opts, auth.WithHMACSecret(secret))
+	}
+	if len(cfg.JWTPublicKeyPEM) > 0 {
+		opts = append(opts, auth.WithPublicKeyPEM(cfg.JWTPublicKeyPEM))
+	}
+	if cfg.JWTIssuer != "" {
+		opts = append(opts, auth.WithIssuer(cfg.JWTIssuer))
+	}
+	if cfg.JWTAudience != "" {
+		opts = append(opts, auth.WithAudience(cfg.JWTAudience))
+	}
+	a, err := auth.NewJWT(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("yggdrasil: token verifier: %w", err)
+	}
+	return a, nil
+}
+
+// tlsConfig loads the certificate when cfg asks for TLS. Only TLS 1.3 is
+// offered: every client of this server is new code.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	switch {
+	case cfg.TLSCertFile == "" && cfg.TLSKeyFile == "":
+		return nil, nil
+	case cfg.TLSCertFile == "" || cfg.TLSKeyFile == "":
+		return nil, errors.New("yggdrasil: TLS needs both a certificate and a key file")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("yggdrasil: loading TLS certificate: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// connectRedis opens a client for url and checks that the server answers,
+// so a wrong URL fails at start rather than on the first request (which
+// would be refused with UNAVAILABLE: the store fails closed).
+func connectRedis(ctx context.Context, url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("yggdrasil: redis URL: %w", err)
+	}
+	// Let the nonce store's per-check timeout (and request contexts) bound
+	// socket reads, so a hung Redis answers UNAVAILABLE quickly.
+	opts.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opts)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("yggdrasil: redis at %s: %w", opts.Addr, err)
+	}
+	return rdb, nil
+}
+
+// ServeHTTP serves the REST routes and Ratatoskr at /ratatoskr.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Ratatoskr returns the Ratatoskr handler mounted at /ratatoskr, for
+// callers that serve the Server themselves and must shut it down (see
+// Serve for the wiring).
+func (s *Server) Ratatoskr() *ratatoskrhttp.Handler { return s.rt }
+
+// TLS reports whether Serve speaks TLS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
+// Close drops every Ratatoskr connection at once (Serve has already ended
+// them gracefully) and closes the Redis client. It is safe to call twice.
+func (s *Server) Close() error {
+	err := s.rt.Close()
+	if s.rdb != nil {
+		if cerr := s.rdb.Close(); cerr != nil && !errors.Is(cerr, redis.ErrClosed) {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return err
+}

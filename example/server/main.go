@@ -1,0 +1,99 @@
+// Command server is the example Yggdrasil: a platform backend serving REST
+// and Ratatoskr side by side on one chi router.
+//
+//	go run ./example/server                      # dev defaults: 127.0.0.1:8080, public dev secret, nonces in memory
+//	go run ./example/server -jwt-secret "$(openssl rand -base64 48)" -redis redis://localhost:6379/0
+//	go run ./example/server -jwt-public-key issuer.pub.pem -tls-cert cert.pem -tls-key key.pem
+//
+// Routes: GET /healthz, GET /api/providers, GET /api/offers, and the
+// Ratatoskr endpoint at /ratatoskr with the services echo, nornen and
+// heidrun. See example/README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ratatoskr-proto/ratatoskr/example/internal/yggdrasil"
+)
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	redis.SetLogger(redisLogger{logger}) // go-redis logs through a global of its own
+	if err := run(logger); err != nil {
+		logger.Error("server failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	secret := flag.String("jwt-secret", "", "HS256 secret device tokens are verified with, at least 32 bytes (env RATATOSKR_JWT_SECRET);\nwithout it and -jwt-public-key, the public development secret is used")
+	publicKey := flag.String("jwt-public-key", "", "PEM file with the token issuer's public key (Ed25519, ECDSA or RSA)")
+	issuer := flag.String("jwt-issuer", "", `required "iss" of device tokens (default: not checked)`)
+	audience := flag.String("jwt-audience", "", `required "aud" of device tokens (default: not checked)`)
+	redisURL := flag.String("redis", "", "Redis URL for nonces shared by replicas, e.g. redis://localhost:6379/0 (default: in memory)")
+	tlsCert := flag.String("tls-cert", "", "TLS certificate PEM file; with -tls-key, serve TLS 1.3 only")
+	tlsKey := flag.String("tls-key", "", "TLS private key PEM file")
+	shutdownTimeout := flag.Duration("shutdown-timeout", yggdrasil.DefaultShutdownTimeout, "how long a graceful shutdown may take")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+
+	cfg := yggdrasil.Config{
+		JWTIssuer:       *issuer,
+		JWTAudience:     *audience,
+		RedisURL:        *redisURL,
+		TLSCertFile:     *tlsCert,
+		TLSKeyFile:      *tlsKey,
+		ShutdownTimeout: *shutdownTimeout,
+	}
+	if *secret == "" {
+		*secret = os.Getenv("RATATOSKR_JWT_SECRET")
+	}
+	if *secret != "" {
+		cfg.JWTSecret = []byte(*secret)
+	}
+	if *publicKey != "" {
+		pem, err := os.ReadFile(*publicKey)
+		if err != nil {
+			return fmt.Errorf("reading -jwt-public-key: %w", err)
+		}
+		cfg.JWTPublicKeyPEM = pem
+	}
+
+	// The first SIGINT or SIGTERM starts a graceful shutdown; a second one
+	// kills the process.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
+
+	s, err := yggdrasil.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+// redisLogger sends go-redis's own messages (dial failures, reconnects) to
+// the server's structured log.
+type redisLogger struct{ log *slog.Logger }
+
+// Printf logs one go-redis message as a warning.
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}
