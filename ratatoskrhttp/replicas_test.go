@@ -3,7 +3,11 @@ package ratatoskrhttp_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,4 +116,62 @@ func TestReplicasRedisOutage(t *testing.T) {
 		t.Fatalf("held request after recovery: %v", resp)
 	}
 	d.expectCode(held, envelope.CodeReplayDetected)
+}
+
+// startRedisServer runs a real redis-server on a free loopback port, for
+// the outage test; it skips when the binary is not installed.
+func startRedisServer(t *testing.T, port int) func() {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed")
+	}
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	defer rdb.Close()
+	waitFor(t, func() bool { return rdb.Ping(context.Background()).Err() == nil })
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The same outage with a real redis-server process killed mid-run and
+// started again.
+func TestReplicasRealRedisOutage(t *testing.T) {
+	port := freePort(t)
+	stop := startRedisServer(t, port)
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	a, b := replicas(t, rdb)
+	d := newDevice(t, "alice", "phone-1").connect(a)
+	e := newDevice(t, "alice", "phone-2").connect(b)
+	d.echo()
+
+	stop()
+	for _, dev := range []*device{d, e} {
+		dev.expectCode(dev.business("echo", nil), envelope.CodeUnavailable)
+	}
+	startRedisServer(t, port)
+	waitFor(t, func() bool { return rdb.Ping(context.Background()).Err() == nil })
+	d.echo()
+	e.echo()
 }

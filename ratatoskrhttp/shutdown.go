@@ -56,8 +56,10 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Close closes every connection at once, without the graceful DISCONNECT,
-// and waits for them. New upgrades are refused.
+// Close ends every session at once and waits for the connections to go:
+// in-flight requests are cancelled rather than awaited, and the DISCONNECT
+// SERVER_SHUTDOWN is sent only where the connection takes it without
+// waiting. New upgrades are refused.
 func (h *Handler) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
