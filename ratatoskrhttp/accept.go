@@ -44,6 +44,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 		writerDone: make(chan struct{}),
 		superDone:  make(chan struct{}),
 		events:     make(chan event, 4),
+		closeReq:   make(chan closeRequest, 1),
 		slots:      make(chan struct{}, h.o.MaxInFlight),
 	}
 	if h.o.RequestRate > 0 {

@@ -2,6 +2,7 @@ package ratatoskrhttp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"time"
@@ -21,14 +22,7 @@ func (c *conn) readLoop() (closeQueued bool) {
 	for {
 		typ, frame, err := c.readFrame()
 		var tooLarge *oversized
-		switch {
-		case errors.As(err, &tooLarge):
-			e := envelope.Errorf(envelope.CodePayloadTooLarge, "message of at least %d bytes exceeds the limit of %d", tooLarge.size, c.h.validator.Options().MaxMessageSize)
-			if !c.fail(pb.MessageType_ERROR, requestIDOf(tooLarge.head), e) {
-				return true
-			}
-			continue
-		case err != nil:
+		if err != nil && !errors.As(err, &tooLarge) {
 			if s := websocket.CloseStatus(err); s != -1 {
 				c.h.log.Debug("ratatoskr: peer closed", "remote", c.remote, "status", s)
 			}
@@ -36,12 +30,19 @@ func (c *conn) readLoop() (closeQueued bool) {
 		}
 		if typ != websocket.MessageBinary {
 			c.fail(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeMalformed, "text frames are not accepted, send binary protobuf"))
-			c.sendClose(CloseUnsupportedData, "binary frames only")
+			c.closeAfterDrain(CloseUnsupportedData, "binary frames only")
 			return true
+		}
+		if tooLarge != nil {
+			e := envelope.Errorf(envelope.CodePayloadTooLarge, "message of at least %d bytes exceeds the limit of %d", tooLarge.size, c.h.validator.Options().MaxMessageSize)
+			if !c.fail(pb.MessageType_ERROR, c.requestIDOf(tooLarge.head), e) {
+				return true
+			}
+			continue
 		}
 		req, err := c.h.validator.Decode(frame)
 		if err != nil {
-			if !c.fail(pb.MessageType_ERROR, requestIDOf(frame), err) {
+			if !c.fail(pb.MessageType_ERROR, c.requestIDOf(frame), err) {
 				return true
 			}
 			continue
@@ -86,29 +87,34 @@ func (c *conn) readFrame() (websocket.MessageType, []byte, error) {
 }
 
 // requestIDOf finds the request_id (field 2) in a frame that did not
-// decode, so that even the ERROR answer can be matched by the device. It
-// returns "" when the field cannot be found or is not valid UTF-8.
-func requestIDOf(b []byte) string {
+// decode, so that even the ERROR answer can be matched by the device. As a
+// protobuf decoder would, it takes the last occurrence. It returns "" when
+// the field cannot be found, is too long, or is not valid UTF-8.
+func (c *conn) requestIDOf(b []byte) string {
+	var id []byte
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return ""
+			break
 		}
 		b = b[n:]
 		if num == 2 && typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) > envelope.DefaultMaxIDLength || !validUTF8(v) {
-				return ""
+			if n < 0 {
+				break
 			}
-			return string(v)
+			id = v
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return ""
+			break
 		}
 		b = b[n:]
 	}
-	return ""
+	if len(id) > c.h.validator.Options().MaxIDLength || !utf8.Valid(id) {
+		return ""
+	}
+	return string(id)
 }
 
 // handle answers one decoded request according to the session state. It
@@ -117,6 +123,12 @@ func (c *conn) handle(req *pb.RatatoskrRequest) bool {
 	start := time.Now()
 	sess := c.session()
 	t := req.GetMessageType()
+	if code := c.closingCode(); code != "" {
+		err := envelope.NewError(code, disconnectText(code))
+		c.fail(t, req.GetRequestId(), err)
+		c.logRequest(req, "", start, err)
+		return true
+	}
 	if sess == nil {
 		if t != pb.MessageType_CONNECTION_REQUEST {
 			err := envelope.NewError(envelope.CodeHandshakeRequired, "send a CONNECTION_REQUEST first")
@@ -125,13 +137,13 @@ func (c *conn) handle(req *pb.RatatoskrRequest) bool {
 			c.sendClose(ClosePolicyViolation, "handshake required")
 			return false
 		}
+		c.opening.Store(true)
+		defer c.opening.Store(false)
 		return c.open(req, start)
 	}
-	if code := c.closingCode(); code != "" {
-		err := envelope.NewError(code, disconnectText(code))
-		c.fail(t, req.GetRequestId(), err)
-		c.logRequest(req, "", start, err)
-		return true
+	if c.limiter != nil && !c.limiter.Allow() {
+		c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, errRateLimited)
+		return c.fail(t, req.GetRequestId(), errRateLimited)
 	}
 	switch t {
 	case pb.MessageType_BUSINESS_REQUEST:
@@ -139,7 +151,18 @@ func (c *conn) handle(req *pb.RatatoskrRequest) bool {
 	case pb.MessageType_CONNECTION_REQUEST:
 		return c.renew(req, sess, start)
 	}
-	err := c.h.validator.Validate(c.ctx, req, expect(sess))
+	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.RequestTimeout)
+	err := c.h.validator.Validate(ctx, req, expect(sess))
+	cancel()
+	if err == nil && t == pb.MessageType_DISCONNECT {
+		c.mu.Lock()
+		if code := c.closing; code != "" {
+			err = envelope.NewError(code, disconnectText(code)) // expiry or shutdown got there first
+		} else {
+			c.closing = envelope.CodeHandshakeRequired
+		}
+		c.mu.Unlock()
+	}
 	c.logRequest(req, "", start, err)
 	if err != nil {
 		return c.fail(t, req.GetRequestId(), err)
@@ -148,9 +171,6 @@ func (c *conn) handle(req *pb.RatatoskrRequest) bool {
 	case pb.MessageType_HEARTBEAT:
 		c.send(envelope.Success(t, req.GetRequestId(), nil, nil, c.h.now()))
 	case pb.MessageType_DISCONNECT:
-		c.mu.Lock()
-		c.closing = envelope.CodeHandshakeRequired
-		c.mu.Unlock()
 		c.notify(event{kind: evDisconnect, requestID: req.GetRequestId()})
 	}
 	return true
@@ -159,5 +179,3 @@ func (c *conn) handle(req *pb.RatatoskrRequest) bool {
 func expect(s *Session) envelope.Expect {
 	return envelope.Expect{UserID: s.Identity.UserID, DeviceID: s.Identity.DeviceID, PublicKey: s.Identity.PublicKey}
 }
-
-func validUTF8(b []byte) bool { return utf8.Valid(b) }

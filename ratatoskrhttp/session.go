@@ -2,6 +2,7 @@ package ratatoskrhttp
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,7 +34,9 @@ type conn struct {
 	stopOnce   sync.Once
 	writerDone chan struct{}
 	superDone  chan struct{}
-	events     chan event // from the read loop to supervise
+	events     chan event        // from the read loop to supervise
+	closeReq   chan closeRequest // a close after draining (protocol abuse), cap 1
+	opening    atomic.Bool       // the read loop is processing the first CONNECTION_REQUEST
 
 	slots    chan struct{} // one token per business request in flight
 	inflight sync.WaitGroup
@@ -59,29 +62,60 @@ type event struct {
 	requestID string
 }
 
+type closeRequest struct {
+	status websocket.StatusCode
+	reason string
+}
+
+// closeAfterDrain asks the supervisor to close the connection with status
+// once the requests in flight have answered (bounded by DrainTimeout). New
+// requests are refused meanwhile. It never blocks; the first request wins.
+func (c *conn) closeAfterDrain(status websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing == "" {
+		c.closing = envelope.CodeConnectionRejected
+	}
+	c.mu.Unlock()
+	select {
+	case c.closeReq <- closeRequest{status, reason}:
+	default:
+	}
+}
+
 // serve runs the connection until it ends and waits for everything it
-// started.
+// started. The teardown is deferred so that a panic in the read loop (a
+// custom Authenticator or nonce store, say) still closes the connection.
 func (c *conn) serve() {
 	go c.writeLoop()
 	go c.supervise()
-
-	closeQueued := c.readLoop()
-	if closeQueued {
-		// Let the writer flush the last answers and close cleanly.
-		select {
-		case <-c.writerDone:
-		case <-time.After(c.h.o.WriteTimeout + 10*time.Second):
+	closeQueued := false
+	defer func() {
+		if closeQueued {
+			// Let the supervisor drain and the writer flush the last
+			// answers and close cleanly.
+			select {
+			case <-c.writerDone:
+			case <-time.After(c.h.o.DrainTimeout + c.h.o.WriteTimeout + 10*time.Second):
+			}
 		}
-	}
-	c.ws.CloseNow()
-	c.cancel()
-	c.stopOnce.Do(func() { close(c.stop) })
-	c.inflight.Wait()
-	<-c.writerDone
-	<-c.superDone
-	if s := c.session(); s != nil {
-		c.h.log.Info("ratatoskr: session closed", "session", s.ID, "device", s.Identity.DeviceID, "user", s.Identity.UserID, "remote", c.remote)
-	}
+		c.ws.CloseNow()
+		c.cancel()
+		c.stopOnce.Do(func() { close(c.stop) })
+		c.inflight.Wait() // services must honour their context
+		<-c.writerDone
+		<-c.superDone
+		if s := c.session(); s != nil {
+			c.h.log.Info("ratatoskr: session closed", "session", s.ID, "device", s.Identity.DeviceID, "user", s.Identity.UserID, "remote", c.remote)
+		}
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			c.h.log.Error("ratatoskr: panic serving connection", "remote", c.remote, "panic", v, "stack", string(debug.Stack()))
+			c.sendClose(CloseInternalError, "internal error")
+			closeQueued = true
+		}
+	}()
+	closeQueued = c.readLoop()
 }
 
 // session returns the current session, nil before the handshake.
@@ -131,23 +165,31 @@ func (c *conn) supervise() {
 		case <-c.stop:
 			return
 		case <-handshake.C:
-			c.fail(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeHandshakeRequired, "no handshake within the timeout"))
+			if c.opening.Load() || c.session() != nil {
+				// The handshake is being answered (authenticate has its own
+				// deadline) or already was.
+				continue
+			}
+			c.send(envelope.Failure(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeHandshakeRequired, "no handshake within the timeout"), c.h.now()))
 			c.sendClose(ClosePolicyViolation, "handshake timeout")
 			return
 		case ev := <-c.events:
 			switch ev.kind {
 			case evOpened, evRenewed:
 				handshake.Stop()
-				expiry.Reset(time.Until(ev.expiresAt))
+				expiry.Reset(ev.expiresAt.Sub(c.h.now()))
 			case evDisconnect:
-				c.end(ev.requestID, "", CloseNormal, c.drainContext)
+				c.end(ev.requestID, "", CloseNormal, c.drainContext, true)
 				return
 			}
+		case req := <-c.closeReq:
+			c.end("", "", req.status, c.drainContext, false)
+			return
 		case <-expiry.C:
-			c.end("", envelope.CodeSessionExpired, CloseNormal, c.drainContext)
+			c.end("", envelope.CodeSessionExpired, CloseNormal, c.drainContext, true)
 			return
 		case <-c.h.shutdown:
-			c.end("", envelope.CodeServerShutdown, CloseGoingAway, c.h.shutdownContext)
+			c.end("", envelope.CodeServerShutdown, CloseGoingAway, c.h.shutdownContext, true)
 			return
 		case <-ping:
 			ctx, cancel := context.WithTimeout(c.ctx, o.PingTimeout)
@@ -156,6 +198,7 @@ func (c *conn) supervise() {
 			if err != nil {
 				c.h.log.Info("ratatoskr: peer did not answer ping", "remote", c.remote, "err", err)
 				c.ws.CloseNow()
+				c.stopOnce.Do(func() { close(c.stop) })
 				return
 			}
 		}
@@ -168,10 +211,11 @@ func (c *conn) drainContext() (context.Context, context.CancelFunc) {
 
 // end finishes the session gracefully: new requests are refused with
 // reason (HANDSHAKE_REQUIRED when reason is empty, the device having asked
-// to end), in-flight requests finish until drain's context ends (then they are
-// cancelled), and a DISCONNECT answering requestID (empty when the server
-// ends the session) precedes the close with status.
-func (c *conn) end(requestID string, reason envelope.Code, status websocket.StatusCode, drain func() (context.Context, context.CancelFunc)) {
+// to end), in-flight requests finish until drain's context ends (then they
+// are cancelled and get a moment to answer), then, when disconnect is set,
+// a DISCONNECT answering requestID (empty when the server ends the
+// session), and the close with status.
+func (c *conn) end(requestID string, reason envelope.Code, status websocket.StatusCode, drain func() (context.Context, context.CancelFunc), disconnect bool) {
 	c.mu.Lock()
 	if c.closing == "" {
 		c.closing = reason
@@ -183,25 +227,36 @@ func (c *conn) end(requestID string, reason envelope.Code, status websocket.Stat
 
 	ctx, cancel := drain()
 	done := make(chan struct{})
-	go func() { // ends when the in-flight requests have, at the latest once c.cancel runs
+	go func() { // ends when the in-flight requests have; serve waits for those too
 		c.inflight.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
+	case <-c.stop:
 	case <-ctx.Done():
 		c.cancel() // services still running see their context end
-	case <-c.stop:
+		select {   // and may still answer (UNAVAILABLE) before the close
+		case <-done:
+		case <-c.stop:
+		case <-time.After(cancelGrace):
+		}
 	}
 	cancel()
 
-	resp := envelope.Success(pb.MessageType_DISCONNECT, requestID, nil, nil, c.h.now())
-	if reason != "" {
-		resp = envelope.Failure(pb.MessageType_DISCONNECT, requestID, envelope.NewError(reason, disconnectText(reason)), c.h.now())
+	if disconnect {
+		resp := envelope.Success(pb.MessageType_DISCONNECT, requestID, nil, nil, c.h.now())
+		if reason != "" {
+			resp = envelope.Failure(pb.MessageType_DISCONNECT, requestID, envelope.NewError(reason, disconnectText(reason)), c.h.now())
+		}
+		c.send(resp)
 	}
-	c.send(resp)
 	c.sendClose(status, string(reason))
 }
+
+// cancelGrace is how long cancelled services get to answer before the
+// connection closes.
+const cancelGrace = 100 * time.Millisecond
 
 func disconnectText(code envelope.Code) string {
 	switch code {

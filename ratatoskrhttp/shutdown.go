@@ -3,6 +3,7 @@ package ratatoskrhttp
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Shutdown ends every session gracefully and waits for them: new upgrades
@@ -10,7 +11,9 @@ import (
 // SERVER_SHUTDOWN, lets its in-flight requests finish and answer, sends a
 // DISCONNECT with SERVER_SHUTDOWN and closes with 1001. When ctx ends first,
 // the remaining services see their contexts cancelled, the connections are
-// closed, and Shutdown returns ctx.Err() once they are gone.
+// cut, and Shutdown returns ctx.Err() without waiting for services that
+// ignore their context (a service must return when its context ends; until
+// it does, its connection's goroutines remain).
 //
 // Shutdown is safe to call more than once and concurrently; every call
 // waits. http.Server.Shutdown does not wait for hijacked connections, so
@@ -52,7 +55,13 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	<-h.closed
+	// The connections are cut; their goroutines end as soon as the
+	// services still running return. Like http.Server.Shutdown, do not wait
+	// for services that ignore their context.
+	select {
+	case <-h.closed:
+	case <-time.After(cancelGrace):
+	}
 	return ctx.Err()
 }
 

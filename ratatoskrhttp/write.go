@@ -13,7 +13,13 @@ import (
 
 // outFrame is one item for the writer: an encoded response, or the close.
 type outFrame struct {
-	data   []byte
+	data []byte
+	// slot is set on the answer to a business request: the writer frees
+	// the request's in-flight slot as it takes the frame, so answers
+	// waiting in the queue count against MaxInFlight (a peer that does not
+	// read cannot pile up work) while a client sending its next request on
+	// receipt always finds the slot free.
+	slot   bool
 	close  bool
 	status websocket.StatusCode
 	reason string
@@ -30,6 +36,9 @@ func (c *conn) writeLoop() {
 		case <-c.stop:
 			return
 		case f := <-c.out:
+			if f.slot {
+				<-c.slots
+			}
 			if f.close {
 				c.ws.Close(f.status, f.reason)
 				return
@@ -50,12 +59,29 @@ func (c *conn) writeLoop() {
 // writer drops a peer that does not read within WriteTimeout) and reports
 // false when the connection can no longer be written.
 func (c *conn) send(resp *pb.RatatoskrResponse) bool {
-	b, err := envelope.Marshal(resp)
-	if err != nil {
-		c.h.log.Error("ratatoskr: encoding response", "err", err)
-		return false
+	return c.queue(outFrame{data: c.encode(resp)})
+}
+
+// sendAnswer queues the answer to a business request, which holds an
+// in-flight slot until the writer takes it (see outFrame.slot).
+func (c *conn) sendAnswer(resp *pb.RatatoskrResponse) {
+	if !c.queue(outFrame{data: c.encode(resp), slot: true}) {
+		<-c.slots
 	}
-	return c.queue(outFrame{data: b})
+}
+
+// encode marshals resp. A response that cannot be encoded (a service put
+// invalid UTF-8 in a string) is replaced by an INTERNAL failure for the
+// same request, so the device still gets an answer.
+func (c *conn) encode(resp *pb.RatatoskrResponse) []byte {
+	b, err := envelope.Marshal(resp)
+	if err == nil {
+		return b
+	}
+	c.h.log.Error("ratatoskr: response cannot be encoded", "request_id", resp.GetRequestId(), "err", err)
+	b, _ = envelope.Marshal(envelope.Failure(resp.GetMessageType(), resp.GetRequestId(),
+		envelope.NewError(envelope.CodeInternal, "internal error"), c.h.now()))
+	return b
 }
 
 func (c *conn) queue(f outFrame) bool {
@@ -79,24 +105,33 @@ func (c *conn) sendClose(status websocket.StatusCode, reason string) {
 	c.queue(outFrame{close: true, status: status, reason: reason})
 }
 
+// responseType is the message_type answering a request of type t.
+func responseType(t pb.MessageType) pb.MessageType {
+	if t == pb.MessageType_CONNECTION_REQUEST {
+		return pb.MessageType_CONNECTION_RESPONSE
+	}
+	return t
+}
+
 // fail answers a request of type t with id requestID with err and counts
 // it towards MaxProtocolErrors (see countAbuse).
 func (c *conn) fail(t pb.MessageType, requestID string, err error) bool {
-	c.send(envelope.Failure(t, requestID, err, c.h.now()))
+	c.send(envelope.Failure(responseType(t), requestID, err, c.h.now()))
 	return c.countAbuse(err)
 }
 
 // countAbuse counts serialization and security errors; at MaxProtocolErrors
-// the connection is closed with 1008. It reports false once that close is
-// queued.
+// the connection is closed with 1008 (after the requests in flight have
+// answered). It reports false once that close is under way.
 func (c *conn) countAbuse(err error) bool {
 	switch envelope.CodeOf(err).Kind() {
 	case envelope.KindSerialization, envelope.KindSecurity:
-		if int(c.abuse.Add(1)) == c.h.o.MaxProtocolErrors {
+		n := int(c.abuse.Add(1))
+		if n == c.h.o.MaxProtocolErrors {
 			c.h.log.Warn("ratatoskr: too many protocol errors, closing", "remote", c.remote, "last", err)
-			c.sendClose(ClosePolicyViolation, "too many protocol errors")
-			return false
+			c.closeAfterDrain(ClosePolicyViolation, "too many protocol errors")
 		}
+		return n < c.h.o.MaxProtocolErrors
 	}
 	return true
 }
