@@ -71,11 +71,7 @@ type closeRequest struct {
 // once the requests in flight have answered (bounded by DrainTimeout). New
 // requests are refused meanwhile. It never blocks; the first request wins.
 func (c *conn) closeAfterDrain(status websocket.StatusCode, reason string) {
-	c.mu.Lock()
-	if c.closing == "" {
-		c.closing = envelope.CodeConnectionRejected
-	}
-	c.mu.Unlock()
+	c.markClosing(envelope.CodeConnectionRejected)
 	select {
 	case c.closeReq <- closeRequest{status, reason}:
 	default:
@@ -131,6 +127,16 @@ func (c *conn) closingCode() envelope.Code {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closing
+}
+
+// markClosing makes new requests get code, unless the session is already
+// ending for another reason.
+func (c *conn) markClosing(code envelope.Code) {
+	c.mu.Lock()
+	if c.closing == "" {
+		c.closing = code
+	}
+	c.mu.Unlock()
 }
 
 // notify hands an event to the supervisor without blocking the read loop
@@ -216,14 +222,11 @@ func (c *conn) drainContext() (context.Context, context.CancelFunc) {
 // a DISCONNECT answering requestID (empty when the server ends the
 // session), and the close with status.
 func (c *conn) end(requestID string, reason envelope.Code, status websocket.StatusCode, drain func() (context.Context, context.CancelFunc), disconnect bool) {
-	c.mu.Lock()
-	if c.closing == "" {
-		c.closing = reason
-		if reason == "" {
-			c.closing = envelope.CodeHandshakeRequired
-		}
+	if reason == "" {
+		c.markClosing(envelope.CodeHandshakeRequired)
+	} else {
+		c.markClosing(reason)
 	}
-	c.mu.Unlock()
 
 	ctx, cancel := drain()
 	done := make(chan struct{})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/ratatoskr-proto/ratatoskr/envelope"
 )
 
 // Shutdown ends every session gracefully and waits for them: new upgrades
@@ -26,6 +28,11 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	if first {
 		h.draining = true
 		h.shutdownCtx = ctx
+		// Refuse new requests on every connection now; each supervisor then
+		// drains and says goodbye.
+		for c := range h.conns {
+			c.markClosing(envelope.CodeServerShutdown)
+		}
 		close(h.shutdown)
 	}
 	h.mu.Unlock()
