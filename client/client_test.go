@@ -600,12 +600,12 @@ func TestServerShutdown(t *testing.T) {
 		s.h.Shutdown(ctx)
 		select {
 		case err := <-result:
-			// The service's cancellation is answered (INTERNAL), or the
-			// connection went first.
+			// The service's cancellation is answered (UNAVAILABLE: retry
+			// elsewhere), or the connection went first.
 			if err == nil {
 				t.Fatal("call succeeded")
 			}
-			if code := envelope.CodeOf(err); !errors.Is(err, client.ErrClosed) && code != envelope.CodeInternal {
+			if code := envelope.CodeOf(err); !errors.Is(err, client.ErrClosed) && code != envelope.CodeUnavailable {
 				t.Fatalf("call in flight: %v", err)
 			}
 		case <-time.After(5 * time.Second):
