@@ -1,11 +1,14 @@
 package envelope_test
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
@@ -80,4 +83,65 @@ func TestResponses(t *testing.T) {
 	if !acc.Success || ref.Success || ref.ErrorCode != "AUTH_FAILED" || len(ref.Payload) == 0 {
 		t.Fatalf("connection responses: %v %v", acc, ref)
 	}
+}
+
+func TestConnectionPayloadCodes(t *testing.T) {
+	req := &pb.RatatoskrRequest{DeviceId: "phone-1"}
+	for _, tc := range []struct {
+		name    string
+		payload []byte
+		code    envelope.Code
+	}{
+		{"not protobuf", []byte{0xff, 0xff}, envelope.CodeMalformed},
+		{"no token", mustMarshal(t, &pb.ConnectionRequestPayload{DeviceIdentity: "phone-1", Version: "1"}), envelope.CodeSchemaInvalid},
+		{"other device", mustMarshal(t, &pb.ConnectionRequestPayload{DeviceIdentity: "phone-2", AuthenticationToken: "t"}), envelope.CodeIdentityMismatch},
+	} {
+		req.Payload = tc.payload
+		if _, err := envelope.ConnectionPayload(req); envelope.CodeOf(err) != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+	req.Payload = mustMarshal(t, &pb.ConnectionRequestPayload{AuthenticationToken: "t", Version: "1"})
+	if p, err := envelope.ConnectionPayload(req); err != nil || p.GetAuthenticationToken() != "t" {
+		t.Fatalf("device_identity may be empty: %v %v", p, err)
+	}
+	if _, err := envelope.ConnectionResult(&pb.RatatoskrResponse{Payload: []byte{0xff}}); envelope.CodeOf(err) != envelope.CodeMalformed {
+		t.Fatalf("connection result: %v", err)
+	}
+}
+
+func TestVerifyRefusesBadKeys(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	req := &pb.RatatoskrRequest{RequestId: "r", DeviceId: "d", UserId: "u", Nonce: make([]byte, 8)}
+	envelope.Sign(req, key)
+	for _, k := range []ed25519.PublicKey{nil, pub[:31], append(pub[:32:32], 0)} {
+		if envelope.CodeOf(envelope.Verify(req, k)) != envelope.CodeSignatureInvalid {
+			t.Errorf("key of %d bytes accepted", len(k))
+		}
+	}
+	if err := envelope.Verify(req, pub); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestResponseError(t *testing.T) {
+	if err := envelope.ResponseError(&pb.RatatoskrResponse{Success: true}); err != nil {
+		t.Fatal(err)
+	}
+	err := envelope.ResponseError(&pb.RatatoskrResponse{ErrorCode: "PAYMENT_DECLINED", ErrorMessage: "no"})
+	if envelope.CodeOf(err) != "PAYMENT_DECLINED" || envelope.MessageOf(err) != "no" {
+		t.Fatalf("coded: %v", err)
+	}
+	if envelope.CodeOf(envelope.ResponseError(&pb.RatatoskrResponse{})) != envelope.CodeInternal {
+		t.Fatal("a failure without a code must read as INTERNAL")
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
