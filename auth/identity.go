@@ -7,7 +7,9 @@ import (
 )
 
 // Identity is an authenticated device: who it belongs to and the Ed25519 key
-// that must sign its requests.
+// that must sign its requests. Once returned it is read-only: the server
+// shares it (Claims included) among the concurrent service calls of a
+// session, so callers must not modify it.
 type Identity struct {
 	UserID    string            // the token's "sub" claim
 	DeviceID  string            // the token's "device_id" claim

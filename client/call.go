@@ -11,7 +11,7 @@ import (
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
-// Response is the successful answer to a Call.
+// Response is the successful answer to a Call. It belongs to the caller.
 type Response struct {
 	// RequestID is the id of the request it answers.
 	RequestID string

@@ -22,7 +22,8 @@ import (
 // SESSION_EXPIRED), the transport error, or nothing after Close.
 var ErrClosed = errors.New("client: connection closed")
 
-// Session describes the session the server granted.
+// Session describes the session the server granted. It is a value: Renew
+// changes the client's session, not copies already returned.
 type Session struct {
 	// ID is the server's session id.
 	ID string

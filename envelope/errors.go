@@ -91,7 +91,8 @@ func (c Code) Kind() Kind {
 
 // Error is an error with a stable Code. Its message is sent to the peer in
 // error_message, so it must not contain secrets or internal detail; the
-// wrapped cause (Unwrap) is not sent.
+// wrapped cause (Unwrap) is not sent. An *Error is immutable and safe for
+// concurrent use.
 type Error struct {
 	code Code
 	msg  string

@@ -23,7 +23,9 @@
 //
 // # Scope and TTL
 //
-// scope names the device the nonce belongs to; the server passes user_id + "\x00" + device_id.
+// scope names the device the nonce belongs to; the server passes envelope.Scope(user_id,
+// device_id), the length of user_id, a colon, user_id and device_id ("2:u1d1" for user "u1" and
+// device "d1").
 // Scopes and nonces are opaque bytes compared exactly: the stores length-prefix or hex-encode
 // them, so ("ab", "c…") and ("a", "bc…") are different records, and any byte may appear.
 //
@@ -50,7 +52,7 @@
 //
 // Redis records each nonce with one atomic SET key 1 NX PX ttl, shared by every replica. Keys
 // are Prefix + "{" + hex(scope) + "}:" + hex(nonce), for example
-// "ratatoskr:nonce:{75310064}:0f1e2d3c4b5a6978": the hex cannot contain the delimiters, and the
+// "ratatoskr:nonce:{323a75316431}:0f1e2d3c4b5a6978" (scope "2:u1d1"): the hex cannot contain the delimiters, and the
 // braces make hex(scope) the Redis Cluster hash tag, so a device's nonces share a slot. Under
 // load, concurrent Records share round trips as pipelines (RedisOptions.MaxInFlight). Build the
 // client with ContextTimeoutEnabled: true so that ctx deadlines bound the socket reads.

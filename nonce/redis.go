@@ -45,7 +45,7 @@ const (
 // of many replicas racing on one nonce exactly one wins.
 //
 // Key layout: Prefix + "{" + hex(scope) + "}:" + hex(nonce), for example
-// "ratatoskr:nonce:{75310064}:0f1e2d3c4b5a6978". Hex cannot contain the delimiters, so any bytes
+// "ratatoskr:nonce:{323a75316431}:0f1e2d3c4b5a6978" (scope "2:u1d1"). Hex cannot contain the delimiters, so any bytes
 // in scope or nonce map to distinct keys, and the braces make hex(scope) the Redis Cluster hash
 // tag: one device's nonces share a slot. A key takes len(Prefix) + 2·len(scope) + 2·len(nonce) + 3
 // bytes; its value is "1". The TTL is rounded up to a whole millisecond.

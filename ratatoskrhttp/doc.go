@@ -25,8 +25,10 @@
 // a peer that does not read within Options.WriteTimeout is dropped, and
 // undecodable or forged frames past Options.MaxProtocolErrors close the
 // connection. Sessions end when the token (or Options.MaxSessionDuration)
-// expires, when the device sends DISCONNECT, and on Shutdown; in every
-// case in-flight requests are answered before the DISCONNECT.
+// expires, when the device sends DISCONNECT, and on Shutdown; in each case
+// in-flight requests are answered before the DISCONNECT, unless they run
+// past Options.DrainTimeout (Shutdown's context for a shutdown): then their
+// contexts are cancelled and they get a brief grace to answer.
 //
 // Close codes: 1000 after a DISCONNECT (device's or SESSION_EXPIRED), 1001
 // on shutdown, 1003 for a text frame, 1008 for a refused or missing

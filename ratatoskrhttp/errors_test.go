@@ -56,6 +56,11 @@ func TestHandshakeRefusals(t *testing.T) {
 			req.Timestamp -= 600
 			return d.resign(req)
 		}, envelope.CodeTimestampInvalid},
+		{"future timestamp", func(d *device) *pb.RatatoskrRequest {
+			req := d.connectionRequest(d.token)
+			req.Timestamp += 60
+			return d.resign(req)
+		}, envelope.CodeTimestampInvalid},
 		{"payload not a ConnectionRequestPayload", func(d *device) *pb.RatatoskrRequest {
 			req := d.connectionRequest(d.token)
 			req.Payload = []byte{0xff, 0xff}

@@ -36,8 +36,9 @@ type Options struct {
 	// replicas serve the same devices.
 	Validation *envelope.ValidatorOptions
 	// OriginPatterns lists the hosts, besides the request's own, that
-	// browsers may connect from (see websocket.AcceptOptions). Requests
-	// without an Origin header (native apps) are always allowed.
+	// browsers may connect from (see websocket.AcceptOptions). Defaults to
+	// none: only same-host browser pages. Requests without an Origin header
+	// (native apps) are always allowed.
 	OriginPatterns []string
 	// HandshakeTimeout bounds the wait for the first CONNECTION_REQUEST.
 	// Defaults to 10 s.
@@ -64,9 +65,10 @@ type Options struct {
 	// a peer that does not answer within PingTimeout is disconnected.
 	// Default to 30 s and 15 s. A negative PingInterval disables pings.
 	PingInterval, PingTimeout time.Duration
-	// DrainTimeout is how long an ending session (expired, or the device
-	// disconnecting) waits for its in-flight requests before it closes.
-	// Defaults to 5 s. Shutdown waits until its own context ends instead.
+	// DrainTimeout is how long an ending session (expired, the device
+	// disconnecting, or closed for protocol abuse) waits for its in-flight
+	// requests before their contexts are cancelled and it closes. Defaults
+	// to 5 s. Shutdown waits until its own context ends instead.
 	DrainTimeout time.Duration
 	// MaxProtocolErrors is how many undecodable or forged frames (errors of
 	// the serialization and security kinds) a connection may send before

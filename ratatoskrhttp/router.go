@@ -11,8 +11,9 @@ import (
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
-// Request is a validated business request as a service sees it. Services
-// must not modify it.
+// Request is a validated business request as a service sees it. Each call
+// gets its own Request; its slices and maps may be read concurrently by
+// middleware and the service but must not be modified.
 type Request struct {
 	// Service is metadata["service"], the name the request was routed by.
 	Service string
@@ -31,7 +32,8 @@ type Request struct {
 	Envelope *pb.RatatoskrRequest
 }
 
-// Session is an authenticated connection's session.
+// Session is an authenticated connection's session, as a value copied for
+// each request; its Identity is shared and read-only.
 type Session struct {
 	// ID is the session id sent to the device in the handshake.
 	ID string
@@ -43,7 +45,8 @@ type Session struct {
 	RemoteAddr string
 }
 
-// Response is a service's successful answer.
+// Response is a service's successful answer. The handler reads it once the
+// service has returned; the service must not touch it afterwards.
 type Response struct {
 	// Payload is sent to the device as is.
 	Payload []byte

@@ -2,6 +2,7 @@ package ratatoskrhttp_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -108,5 +109,75 @@ func TestSessionSeenByService(t *testing.T) {
 	if r.Service != "who" || r.UserID != "alice" || r.DeviceID != "phone-1" || r.Metadata["k"] != "v" || string(r.Payload) != "p" ||
 		r.Session.ID == "" || r.Session.Identity.UserID != "alice" || r.RequestID != req.RequestId || r.Envelope == nil {
 		t.Fatalf("request as seen by the service: %+v", r)
+	}
+}
+
+// A request that arrives while an expired session drains gets
+// SESSION_EXPIRED; the one in flight still gets its answer before the
+// DISCONNECT.
+func TestExpiryDrain(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	hs := newHarness(t, &ratatoskrhttp.Options{MaxSessionDuration: 500 * time.Millisecond}, func(h *ratatoskrhttp.Handler) {
+		h.HandleFunc("slow", func(ctx context.Context, r *ratatoskrhttp.Request) (*ratatoskrhttp.Response, error) {
+			close(started)
+			<-release
+			return &ratatoskrhttp.Response{Payload: []byte("done")}, nil
+		})
+	})
+	d := newDevice(t, "alice", "phone-1").connect(hs)
+	slow := d.business("slow", nil)
+	d.send(slow)
+	<-started
+	time.Sleep(700 * time.Millisecond) // past expiry: the session is draining
+	d.expectCode(d.business("echo", nil), envelope.CodeSessionExpired)
+	close(release)
+	if resp := d.recv(); !resp.Success || resp.RequestId != slow.RequestId {
+		t.Fatalf("in-flight answer: %v", resp)
+	}
+	if resp := d.recv(); resp.MessageType != pb.MessageType_DISCONNECT || resp.ErrorCode != string(envelope.CodeSessionExpired) {
+		t.Fatalf("disconnect: %v", resp)
+	}
+	d.expectClose(websocket.StatusNormalClosure)
+}
+
+// A service that outlives RequestTimeout is answered UNAVAILABLE.
+func TestRequestTimeout(t *testing.T) {
+	hs := newHarness(t, &ratatoskrhttp.Options{RequestTimeout: 50 * time.Millisecond}, func(h *ratatoskrhttp.Handler) {
+		h.HandleFunc("slow", func(ctx context.Context, r *ratatoskrhttp.Request) (*ratatoskrhttp.Response, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	})
+	d := newDevice(t, "alice", "phone-1").connect(hs)
+	resp := d.expectCode(d.business("slow", nil), envelope.CodeUnavailable)
+	if resp.ErrorMessage != "request timed out" {
+		t.Fatalf("message %q", resp.ErrorMessage)
+	}
+	d.echo()
+}
+
+// Browsers from other origins are refused unless a pattern allows them;
+// native devices send no Origin and are served.
+func TestOriginPatterns(t *testing.T) {
+	hs := newHarness(t, &ratatoskrhttp.Options{OriginPatterns: []string{"app.example.com"}}, nil)
+	dial := func(origin string) (*websocket.Conn, *http.Response, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		return websocket.Dial(ctx, hs.url, &websocket.DialOptions{HTTPHeader: h})
+	}
+	if _, resp, err := dial("https://evil.example.net"); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v %v", resp, err)
+	}
+	for _, origin := range []string{"https://app.example.com", ""} {
+		ws, _, err := dial(origin)
+		if err != nil {
+			t.Fatalf("origin %q refused: %v", origin, err)
+		}
+		ws.CloseNow()
 	}
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 )
 
-// Device is a device registered with the resolver under test.
+// Device is a device registered with the resolver under test. It is plain
+// data.
 type Device struct {
 	UserID    string
 	DeviceID  string

@@ -24,7 +24,9 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/nonce"
 )
 
-// Harness builds a fresh empty store for one test and moves its clock.
+// Harness builds a fresh empty store for one test and moves its clock. Run
+// calls New and Advance from the test goroutines of its subtests, never
+// concurrently for the same store.
 type Harness struct {
 	// New returns a store holding no nonces. It is called once per subtest; cleanup belongs in
 	// t.Cleanup.
