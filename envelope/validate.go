@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/ratatoskr-proto/ratatoskr/internal/opt"
 	"github.com/ratatoskr-proto/ratatoskr/nonce"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
@@ -73,15 +74,15 @@ func NewValidator(opts *ValidatorOptions) *Validator {
 	if opts != nil {
 		o = *opts
 	}
-	setDefault(&o.MaxMessageSize, DefaultMaxMessageSize)
-	setDefault(&o.Window, DefaultWindow)
-	setDefault(&o.FutureSkew, DefaultFutureSkew)
-	setDefault(&o.MinNonceSize, DefaultMinNonceSize)
-	setDefault(&o.MaxNonceSize, DefaultMaxNonceSize)
-	setDefault(&o.MaxIDLength, DefaultMaxIDLength)
-	setDefault(&o.MaxMetadataEntries, DefaultMaxMetadataEntries)
-	setDefault(&o.MaxMetadataKeyLen, DefaultMaxMetadataKeyLen)
-	setDefault(&o.MaxMetadataValueLen, DefaultMaxMetadataValueLen)
+	opt.Default(&o.MaxMessageSize, DefaultMaxMessageSize)
+	opt.Default(&o.Window, DefaultWindow)
+	opt.Default(&o.FutureSkew, DefaultFutureSkew)
+	opt.Default(&o.MinNonceSize, DefaultMinNonceSize)
+	opt.Default(&o.MaxNonceSize, DefaultMaxNonceSize)
+	opt.Default(&o.MaxIDLength, DefaultMaxIDLength)
+	opt.Default(&o.MaxMetadataEntries, DefaultMaxMetadataEntries)
+	opt.Default(&o.MaxMetadataKeyLen, DefaultMaxMetadataKeyLen)
+	opt.Default(&o.MaxMetadataValueLen, DefaultMaxMetadataValueLen)
 	if o.Nonces == nil {
 		o.Nonces = nonce.NewMemory(nil)
 	}
@@ -89,12 +90,6 @@ func NewValidator(opts *ValidatorOptions) *Validator {
 		o.Now = time.Now
 	}
 	return &Validator{o: o}
-}
-
-func setDefault[T int | time.Duration](p *T, def T) {
-	if *p <= 0 {
-		*p = def
-	}
 }
 
 // Options returns the validator's effective options, defaults filled in.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	"github.com/ratatoskr-proto/ratatoskr/internal/opt"
 )
 
 // Subprotocol is the WebSocket subprotocol selected when a client offers
@@ -121,17 +122,17 @@ func New(opts *Options) *Handler {
 		panic("ratatoskrhttp: New needs Options with an Authenticator")
 	}
 	o := *opts
-	setDefault(&o.HandshakeTimeout, 10*time.Second)
-	setDefault(&o.MaxSessionDuration, 24*time.Hour)
-	setDefault(&o.MaxInFlight, 64)
-	setDefault(&o.RequestTimeout, 30*time.Second)
-	setDefault(&o.WriteTimeout, 10*time.Second)
+	opt.Default(&o.HandshakeTimeout, 10*time.Second)
+	opt.Default(&o.MaxSessionDuration, 24*time.Hour)
+	opt.Default(&o.MaxInFlight, 64)
+	opt.Default(&o.RequestTimeout, 30*time.Second)
+	opt.Default(&o.WriteTimeout, 10*time.Second)
 	if o.PingInterval == 0 {
 		o.PingInterval = 30 * time.Second
 	}
-	setDefault(&o.PingTimeout, 15*time.Second)
-	setDefault(&o.DrainTimeout, 5*time.Second)
-	setDefault(&o.MaxProtocolErrors, 16)
+	opt.Default(&o.PingTimeout, 15*time.Second)
+	opt.Default(&o.DrainTimeout, 5*time.Second)
+	opt.Default(&o.MaxProtocolErrors, 16)
 	if o.RequestRate > 0 && o.RequestBurst <= 0 {
 		o.RequestBurst = max(1, int(o.RequestRate))
 	}
@@ -155,12 +156,6 @@ func New(opts *Options) *Handler {
 		conns:     make(map[*conn]struct{}),
 		shutdown:  make(chan struct{}),
 		closed:    make(chan struct{}),
-	}
-}
-
-func setDefault[T int | time.Duration](p *T, def T) {
-	if *p <= 0 {
-		*p = def
 	}
 }
 
