@@ -107,16 +107,24 @@ func testNonce(i int) []byte {
 	return []byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i), 1, 2, 3, 4}
 }
 
+// occupySlot starts a Record of testNonce(0) that takes the only slot and is
+// held in flight until h.single is closed; its result arrives on the
+// returned channel.
+func occupySlot(r *Redis, h *gateHook) chan error {
+	h.holdSingle.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- r.Record(context.Background(), "s", testNonce(0), time.Minute) }()
+	<-h.heldSingle
+	h.holdSingle.Store(false)
+	return first
+}
+
 func TestRedisBatchesWaiters(t *testing.T) {
 	r, mr, h := newBatchStore(t, 1)
 	ctx := context.Background()
 
 	// The first Record takes the only slot and is held in flight.
-	h.holdSingle.Store(true)
-	first := make(chan error, 1)
-	go func() { first <- r.Record(ctx, "s", testNonce(0), time.Minute) }()
-	<-h.heldSingle
-	h.holdSingle.Store(false)
+	first := occupySlot(r, h)
 
 	// Ten more queue up behind it.
 	const n = 10
@@ -150,11 +158,7 @@ func TestRedisBatchReplayInPipeline(t *testing.T) {
 	// Duplicates inside one pipeline: Redis runs them in order, so exactly one wins.
 	r, _, h := newBatchStore(t, 1)
 	ctx := context.Background()
-	h.holdSingle.Store(true)
-	first := make(chan error, 1)
-	go func() { first <- r.Record(ctx, "s", testNonce(0), time.Minute) }()
-	<-h.heldSingle
-	h.holdSingle.Store(false)
+	first := occupySlot(r, h)
 
 	const n = 8
 	errs := make(chan error, n)
@@ -181,11 +185,7 @@ func TestRedisBatchReplayInPipeline(t *testing.T) {
 func TestRedisBatchWithdrawWhileWaiting(t *testing.T) {
 	r, mr, h := newBatchStore(t, 1)
 	ctx := context.Background()
-	h.holdSingle.Store(true)
-	first := make(chan error, 1)
-	go func() { first <- r.Record(ctx, "s", testNonce(0), time.Minute) }()
-	<-h.heldSingle
-	h.holdSingle.Store(false)
+	first := occupySlot(r, h)
 
 	cctx, cancel := context.WithCancel(ctx)
 	waiter := make(chan error, 1)
@@ -218,12 +218,8 @@ func TestRedisBatchWithdrawWhileWaiting(t *testing.T) {
 func TestRedisBatchWithdrawWhileBatched(t *testing.T) {
 	r, _, h := newBatchStore(t, 1)
 	ctx := context.Background()
-	h.holdSingle.Store(true)
 	h.holdPipe.Store(true)
-	first := make(chan error, 1)
-	go func() { first <- r.Record(ctx, "s", testNonce(0), time.Minute) }()
-	<-h.heldSingle
-	h.holdSingle.Store(false)
+	first := occupySlot(r, h)
 
 	leader := make(chan error, 1)
 	go func() { leader <- r.Record(ctx, "s", testNonce(1), time.Minute) }()
@@ -261,12 +257,8 @@ func TestRedisBatchLeaderCancelled(t *testing.T) {
 	// their answers.
 	r, _, h := newBatchStore(t, 1)
 	ctx := context.Background()
-	h.holdSingle.Store(true)
 	h.holdPipe.Store(true)
-	first := make(chan error, 1)
-	go func() { first <- r.Record(ctx, "s", testNonce(0), time.Minute) }()
-	<-h.heldSingle
-	h.holdSingle.Store(false)
+	first := occupySlot(r, h)
 
 	cctx, cancel := context.WithCancel(ctx)
 	leader := make(chan error, 1)
