@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/ratatoskr-proto/ratatoskr/internal/edkey"
 )
 
 // ParseConfirmationKey returns the device's Ed25519 public key from the value
@@ -16,8 +18,10 @@ import (
 // It is strict: cnf and jwk must be JSON objects, kty must be "OKP", crv
 // "Ed25519", x unpadded base64url of exactly 32 bytes (RFC 8037); a JWK that
 // carries private key material ("d") is refused, as is an "alg" other than
-// EdDSA or Ed25519 and a "use" other than "sig". Other confirmation methods
-// (jku, jwe, kid) are not supported.
+// EdDSA or Ed25519 and a "use" other than "sig". The key must pass
+// CheckDeviceKey: small-order, mixed-order and non-canonical keys are
+// refused with an error wrapping ErrUnacceptableKey. Other confirmation
+// methods (jku, jwe, kid) are not supported.
 func ParseConfirmationKey(cnf any) (ed25519.PublicKey, error) {
 	obj, ok := cnf.(map[string]any)
 	if !ok {
@@ -88,7 +92,24 @@ func parseOKP(jwk map[string]any) (ed25519.PublicKey, error) {
 	if len(x) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("x is %d bytes, want %d", len(x), ed25519.PublicKeySize)
 	}
+	if err := CheckDeviceKey(x); err != nil {
+		return nil, fmt.Errorf("x: %w", err)
+	}
 	return ed25519.PublicKey(x), nil
+}
+
+// CheckDeviceKey returns nil when pub is an acceptable Ed25519 device key:
+// 32 bytes, the canonical encoding of a point in the prime-order subgroup.
+// Otherwise it returns an error wrapping ErrUnacceptableKey that says why
+// (small order, mixed order, non-canonical, not on the curve). Every key
+// that JWT.Authenticate returns has passed it; a custom Authenticator or
+// key registry should call it when a key is registered. It costs about as
+// much as one signature verification.
+func CheckDeviceKey(pub ed25519.PublicKey) error {
+	if err := edkey.Check(pub); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnacceptableKey, err)
+	}
+	return nil
 }
 
 // privateMembers are the JWK members that hold private or secret key material

@@ -15,6 +15,13 @@ var ErrInvalidToken = errors.New("auth: invalid token")
 // token.
 var ErrUnavailable = errors.New("auth: key source unavailable")
 
+// ErrUnacceptableKey is wrapped (inside ErrInvalidToken) when a device
+// public key, from the cnf claim or from a DeviceKeyResolver, is not a
+// canonical encoding of a point in the prime-order subgroup: a small-order
+// key lets anyone forge the device's signatures, a mixed-order one lets the
+// device deny them. CheckDeviceKey says which keys those are.
+var ErrUnacceptableKey = errors.New("auth: device public key is unacceptable")
+
 // ErrUnknownDevice is what a DeviceKeyResolver returns (or wraps) when it has
 // no key registered for the user and device. Authenticate reports it wrapped
 // in ErrInvalidToken.

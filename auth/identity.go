@@ -13,7 +13,7 @@ import (
 type Identity struct {
 	UserID    string            // the token's "sub" claim
 	DeviceID  string            // the token's "device_id" claim
-	PublicKey ed25519.PublicKey // from "cnf"."jwk", or from the DeviceKeyResolver
+	PublicKey ed25519.PublicKey // from "cnf"."jwk", or from the DeviceKeyResolver; JWT only returns keys that pass CheckDeviceKey
 	ExpiresAt time.Time         // the token's "exp" claim
 	Claims    map[string]any    // every claim, as encoding/json decodes it (numbers are float64), for handlers
 }

@@ -201,6 +201,9 @@ func (j *JWT) deviceKey(ctx context.Context, claims jwt.MapClaims, userID, devic
 	default:
 		return nil, fmt.Errorf("%w: resolver returned a %d-byte key", ErrUnavailable, len(pub))
 	}
+	if err := CheckDeviceKey(pub); err != nil {
+		return nil, fmt.Errorf("%w: registered device key: %w", ErrInvalidToken, err)
+	}
 	if hasCnf && !bytes.Equal(fromCnf, pub) {
 		return nil, fmt.Errorf("%w: cnf key differs from the registered device key", ErrInvalidToken)
 	}

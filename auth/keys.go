@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"slices"
 	"strings"
+
+	"github.com/ratatoskr-proto/ratatoskr/internal/edkey"
 )
 
 // MinHMACSecretSize is the shortest HS256 secret, in bytes, that NewJWT and
@@ -56,6 +58,10 @@ func newPublicKey(kid string, key any) (verifyKey, error) {
 	case ed25519.PublicKey:
 		if len(k) != ed25519.PublicKeySize {
 			return verifyKey{}, fmt.Errorf("auth: Ed25519 public key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		}
+		if err := edkey.Check(k); err != nil {
+			// A small-order issuer key would verify forged tokens.
+			return verifyKey{}, fmt.Errorf("auth: Ed25519 public key is unacceptable: %w", err)
 		}
 		return verifyKey{kid: kid, algs: algsEdDSA, key: ed25519.PublicKey(bytes.Clone(k))}, nil
 	case *ecdsa.PublicKey:

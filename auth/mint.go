@@ -23,8 +23,9 @@ type MintOptions struct {
 	UserID string
 	// DeviceID becomes "device_id". Required.
 	DeviceID string
-	// DevicePublicKey becomes "cnf" (see ConfirmationClaim). Default: no
-	// "cnf", for verifiers that use a DeviceKeyResolver.
+	// DevicePublicKey becomes "cnf" (see ConfirmationClaim). It must pass
+	// CheckDeviceKey. Default: no "cnf", for verifiers that use a
+	// DeviceKeyResolver.
 	DevicePublicKey ed25519.PublicKey
 	// KeyID becomes the "kid" header. Default: no "kid".
 	KeyID string
@@ -72,6 +73,8 @@ func Mint(method jwt.SigningMethod, key crypto.PrivateKey, o MintOptions) (strin
 		return "", errors.New("auth: MintOptions.TTL is negative")
 	case o.DevicePublicKey != nil && len(o.DevicePublicKey) != ed25519.PublicKeySize:
 		return "", fmt.Errorf("auth: MintOptions.DevicePublicKey is %d bytes, want %d", len(o.DevicePublicKey), ed25519.PublicKeySize)
+	case o.DevicePublicKey != nil && CheckDeviceKey(o.DevicePublicKey) != nil:
+		return "", fmt.Errorf("auth: MintOptions.DevicePublicKey: %w", CheckDeviceKey(o.DevicePublicKey))
 	}
 	claims := jwt.MapClaims{}
 	for name, v := range o.Extra {
