@@ -3,7 +3,27 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"strconv"
+
+	"github.com/ratatoskr-proto/ratatoskr/internal/clip"
 )
+
+// MaxMessageLen bounds an *Error's message: a longer one is cut to this
+// many bytes and marked as cut, so that no error echoes unbounded input
+// back to the peer or into a log. QuoteLen bounds what Quote keeps of a
+// value.
+const (
+	MaxMessageLen = 512
+	QuoteLen      = 128
+)
+
+// Quote returns s as a Go-quoted string for an error message, cut to
+// QuoteLen bytes and marked as cut when longer. Use it for every value a
+// message repeats from the peer's input: envelope.Errorf(code, "unknown
+// action %s", envelope.Quote(action)).
+func Quote(s string) string {
+	return strconv.Quote(clip.String(s, QuoteLen))
+}
 
 // Code is a stable error code carried in RatatoskrResponse.error_code.
 // The strings are part of the wire contract; handlers may define their own
@@ -91,7 +111,8 @@ func (c Code) Kind() Kind {
 
 // Error is an error with a stable Code. Its message is sent to the peer in
 // error_message, so it must not contain secrets or internal detail; the
-// wrapped cause (Unwrap) is not sent. An *Error is immutable and safe for
+// wrapped cause (Unwrap) is not sent. Messages are cut to MaxMessageLen
+// bytes. An *Error is immutable and safe for
 // concurrent use.
 type Error struct {
 	code Code
@@ -101,20 +122,20 @@ type Error struct {
 
 // NewError returns an *Error with code and a message for the peer.
 func NewError(code Code, msg string) *Error {
-	return &Error{code: code, msg: msg}
+	return &Error{code: code, msg: clip.String(msg, MaxMessageLen)}
 }
 
 // Errorf returns an *Error with code and a formatted message for the peer.
 // A %w verb wraps its operand as the cause.
 func Errorf(code Code, format string, args ...any) *Error {
 	err := fmt.Errorf(format, args...)
-	return &Error{code: code, msg: err.Error(), err: errors.Unwrap(err)}
+	return &Error{code: code, msg: clip.String(err.Error(), MaxMessageLen), err: errors.Unwrap(err)}
 }
 
 // WrapError returns an *Error with code whose message for the peer is msg
 // and whose cause, kept for logs and errors.Is, is cause.
 func WrapError(code Code, msg string, cause error) *Error {
-	return &Error{code: code, msg: msg, err: cause}
+	return &Error{code: code, msg: clip.String(msg, MaxMessageLen), err: cause}
 }
 
 // Error returns "CODE: message".

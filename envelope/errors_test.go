@@ -115,8 +115,8 @@ func TestVerifyRefusesBadKeys(t *testing.T) {
 	req := &pb.RatatoskrRequest{RequestId: "r", DeviceId: "d", UserId: "u", Nonce: make([]byte, 8)}
 	envelope.Sign(req, key)
 	for _, k := range []ed25519.PublicKey{nil, pub[:31], append(pub[:32:32], 0)} {
-		if envelope.CodeOf(envelope.Verify(req, k)) != envelope.CodeSignatureInvalid {
-			t.Errorf("key of %d bytes accepted", len(k))
+		if err := envelope.Verify(req, k); envelope.CodeOf(err) != envelope.CodeAuthFailed {
+			t.Errorf("key of %d bytes: %v, want AUTH_FAILED", len(k), err)
 		}
 	}
 	if err := envelope.Verify(req, pub); err != nil {

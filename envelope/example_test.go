@@ -20,7 +20,11 @@ func ExampleValidator() {
 
 	// Server side: decode and validate it, then see the replay refused.
 	v := envelope.NewValidator(nil)
-	want := envelope.Expect{UserID: "alice", DeviceID: "phone-1", PublicKey: pub}
+	dk, err := envelope.NewDeviceKey(pub) // once per token, not per request
+	if err != nil {
+		panic(err)
+	}
+	want := envelope.Expect{UserID: "alice", DeviceID: "phone-1", Key: dk}
 	for range 2 {
 		got, err := v.Decode(frame)
 		if err == nil {

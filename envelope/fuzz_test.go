@@ -18,6 +18,10 @@ func FuzzDecodeValidate(f *testing.F) {
 	seed := make([]byte, ed25519.SeedSize)
 	key := ed25519.NewKeyFromSeed(seed)
 	pub := key.Public().(ed25519.PublicKey)
+	dk, err := envelope.NewDeviceKey(pub)
+	if err != nil {
+		f.Fatal(err)
+	}
 	now := time.Unix(1_700_000_000, 0)
 	s := &envelope.Signer{DeviceID: "device-1", UserID: "user-1", Key: key, Now: func() time.Time { return now }}
 	for _, mk := range []func() ([]byte, error){
@@ -45,7 +49,7 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 			return
 		}
-		err = v.Validate(context.Background(), req, envelope.Expect{UserID: "user-1", DeviceID: "device-1", PublicKey: pub})
+		err = v.Validate(context.Background(), req, envelope.Expect{UserID: "user-1", DeviceID: "device-1", Key: dk})
 		if err == nil {
 			d := envelope.Digest(req)
 			if !ed25519.Verify(pub, d[:], req.GetSignature()) {

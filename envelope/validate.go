@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,10 +51,11 @@ type ValidatorOptions struct {
 	// MaxMetadataKeyLen and MaxMetadataValueLen bound each metadata key and
 	// value in bytes. Default to 64 and 1024.
 	MaxMetadataKeyLen, MaxMetadataValueLen int
-	// Nonces records nonces against replay. Defaults to a new in-memory
-	// store (nonce.NewMemory(nil)), which protects one process only; use a
-	// shared store (nonce.NewRedis) when several replicas serve the same
-	// devices.
+	// Nonces records accepted requests against replay, keyed on their
+	// device and the digest of what their signature covers (see
+	// ReplayKey). Defaults to a new in-memory store (nonce.NewMemory(nil)),
+	// which protects one process only; use a shared store (nonce.NewRedis)
+	// when several replicas serve the same devices.
 	Nonces nonce.Store
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
@@ -95,9 +95,13 @@ func NewValidator(opts *ValidatorOptions) *Validator {
 // Options returns the validator's effective options, defaults filled in.
 func (v *Validator) Options() ValidatorOptions { return v.o }
 
-// NonceTTL is how long a nonce is kept: the window plus the future skew, so
-// a request stays unreplayable for as long as its timestamp is acceptable.
-func (v *Validator) NonceTTL() time.Duration { return v.o.Window + v.o.FutureSkew }
+// ReplayTTL is how long a replay record is kept: the window plus the future
+// skew plus one second, 331 s with the defaults. A frame first accepted at
+// t may carry a timestamp up to t+skew, truncated to the second, and stays
+// acceptable while now-window, truncated to the second, is not past that
+// timestamp: until strictly before t+skew+1s+window. A record kept this
+// long outlives every moment its frame could be accepted again.
+func (v *Validator) ReplayTTL() time.Duration { return v.o.Window + v.o.FutureSkew + time.Second }
 
 // Decode decodes one request, checking its size first. It returns an *Error
 // with CodePayloadTooLarge or CodeMalformed.
@@ -113,18 +117,21 @@ func (v *Validator) Decode(b []byte) (*pb.RatatoskrRequest, error) {
 }
 
 // Expect is what a request must match: the authenticated identity and the
-// device's public key.
+// device's checked public key (NewDeviceKey).
 type Expect struct {
-	UserID    string
-	DeviceID  string
-	PublicKey ed25519.PublicKey
+	UserID   string
+	DeviceID string
+	Key      DeviceKey
 }
 
-// Validate runs the checks after decoding, in DESIGN.md's order: schema,
+// Validate runs the checks after decoding, in the protocol's order: schema,
 // nonce and signature sizes, timestamp, identity, signature, and finally
-// recording the nonce (only once the signature holds, so nobody can burn
-// another device's nonces). The state check (handshake first) is the
-// caller's, between Decode and Validate. Every error is an *Error.
+// the replay record (only once the signature holds, so nobody can burn
+// another device's records). The record is keyed on the signed content,
+// not on the nonce bytes: the same signed content is accepted once however
+// its bytes are split among fields (see ReplayKey). The state check
+// (handshake first) is the caller's, between Decode and Validate. Every
+// error is an *Error.
 func (v *Validator) Validate(ctx context.Context, req *pb.RatatoskrRequest, want Expect) error {
 	if err := v.CheckSchema(req); err != nil {
 		return err
@@ -135,17 +142,18 @@ func (v *Validator) Validate(ctx context.Context, req *pb.RatatoskrRequest, want
 	if req.GetDeviceId() != want.DeviceID || req.GetUserId() != want.UserID {
 		return errIdentity
 	}
-	if err := Verify(req, want.PublicKey); err != nil {
+	d := Digest(req)
+	if err := want.Key.verifyDigest(&d, req.GetSignature()); err != nil {
 		return err
 	}
-	return v.RecordNonce(ctx, req)
+	return v.record(ctx, req, d[:])
 }
 
 var (
 	errIdentity        = NewError(CodeIdentityMismatch, "device_id or user_id does not match the authenticated device")
 	errType            = NewError(CodeSchemaInvalid, "message_type is not a request type")
 	errMissingID       = NewError(CodeSchemaInvalid, "request_id, device_id and user_id are required")
-	errReplay          = NewError(CodeReplayDetected, "nonce already used")
+	errReplay          = NewError(CodeReplayDetected, "this signed request was already accepted")
 	errNonceStoreUnavl = NewError(CodeUnavailable, "replay protection unavailable, try again")
 )
 
@@ -201,18 +209,29 @@ func (v *Validator) CheckTimestamp(req *pb.RatatoskrRequest) error {
 	return nil
 }
 
-// RecordNonce records the request's nonce for its device (validation step
-// 8). It fails closed: when the store cannot tell, the request is refused
-// with CodeUnavailable.
-func (v *Validator) RecordNonce(ctx context.Context, req *pb.RatatoskrRequest) error {
-	err := v.o.Nonces.Record(ctx, Scope(req.GetUserId(), req.GetDeviceId()), req.GetNonce(), v.NonceTTL())
+// ReplayKey returns what the replay store records for a request of the
+// device: its v1 signing digest, SHA-256 over the fields the signature
+// covers. Two frames that differ only in how those bytes are split between
+// request_id, device_id, user_id, nonce and payload, or only in what the
+// signature does not cover (message_type, metadata), have the same key, so
+// the second is a replay however it was re-cut.
+func ReplayKey(req *pb.RatatoskrRequest) []byte {
+	d := Digest(req)
+	return d[:]
+}
+
+// record writes the replay record of req, whose digest is key (validation
+// step 8). It fails closed: when the store cannot tell, the request is
+// refused with CodeUnavailable.
+func (v *Validator) record(ctx context.Context, req *pb.RatatoskrRequest, key []byte) error {
+	err := v.o.Nonces.Record(ctx, Scope(req.GetUserId(), req.GetDeviceId()), key, v.ReplayTTL())
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, nonce.ErrReplay):
 		return errReplay
 	default:
-		return WrapError(CodeUnavailable, errNonceStoreUnavl.msg, fmt.Errorf("envelope: recording nonce: %w", err))
+		return WrapError(CodeUnavailable, errNonceStoreUnavl.msg, fmt.Errorf("envelope: recording replay key: %w", err))
 	}
 }
 

@@ -21,6 +21,7 @@ var t0 = time.Unix(1_700_000_000, 0)
 type fixture struct {
 	signer *envelope.Signer
 	pub    ed25519.PublicKey
+	key    envelope.DeviceKey
 	v      *envelope.Validator
 	now    time.Time
 }
@@ -31,7 +32,7 @@ func newFixture(t testing.TB, opts *envelope.ValidatorOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{pub: pub, now: t0}
+	f := &fixture{pub: pub, key: mustKey(t, pub), now: t0}
 	f.signer = &envelope.Signer{DeviceID: "device-1", UserID: "user-1", Key: priv, Now: func() time.Time { return f.now }}
 	var o envelope.ValidatorOptions
 	if opts != nil {
@@ -42,8 +43,17 @@ func newFixture(t testing.TB, opts *envelope.ValidatorOptions) *fixture {
 	return f
 }
 
+func mustKey(t testing.TB, pub ed25519.PublicKey) envelope.DeviceKey {
+	t.Helper()
+	k, err := envelope.NewDeviceKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func (f *fixture) expect() envelope.Expect {
-	return envelope.Expect{UserID: "user-1", DeviceID: "device-1", PublicKey: f.pub}
+	return envelope.Expect{UserID: "user-1", DeviceID: "device-1", Key: f.key}
 }
 
 func (f *fixture) business(t testing.TB, payload []byte) *pb.RatatoskrRequest {
@@ -252,7 +262,7 @@ func TestReplay(t *testing.T) {
 	other := g.business(t, nil)
 	other.Nonce = req.Nonce
 	g.resign(other)
-	if err := g.v.Validate(context.Background(), other, envelope.Expect{UserID: "user-1", DeviceID: "device-2", PublicKey: g.pub}); err != nil {
+	if err := g.v.Validate(context.Background(), other, envelope.Expect{UserID: "user-1", DeviceID: "device-2", Key: mustKey(t, g.pub)}); err != nil {
 		t.Fatalf("same nonce, other device: %v", err)
 	}
 }
@@ -305,8 +315,8 @@ func TestValidatorDefaults(t *testing.T) {
 	if in.Nonces != nil || in.FutureSkew != 0 {
 		t.Fatal("NewValidator mutated its options")
 	}
-	if v.NonceTTL() != time.Minute+envelope.DefaultFutureSkew {
-		t.Fatalf("nonce ttl %v", v.NonceTTL())
+	if v.ReplayTTL() != time.Minute+envelope.DefaultFutureSkew+time.Second {
+		t.Fatalf("replay ttl %v", v.ReplayTTL())
 	}
 }
 

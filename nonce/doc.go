@@ -1,8 +1,14 @@
-// Package nonce protects signed requests against replay: a Store records each request's nonce
-// under its device's scope and refuses the same nonce again while the record lives.
+// Package nonce protects signed requests against replay: a Store records each request's replay
+// key under its device's scope and refuses the same key again while the record lives.
+//
+// The replay key is not the nonce bytes alone: it is the digest of everything the signature
+// covers (envelope.ReplayKey, SHA-256 over request_id, device_id, user_id, timestamp, nonce
+// and payload). A nonce-only key let a captured frame pass again with bytes moved between the
+// end of its nonce and the start of its payload, which leaves the signature valid; the digest
+// is the same for every such re-split. The store calls its argument a nonce for history's sake.
 //
 //	store := nonce.NewMemory(nil) // or nonce.NewRedis(client, nil) for many replicas
-//	switch err := store.Record(ctx, scope, env.Nonce, window+skew); {
+//	switch err := store.Record(ctx, scope, envelope.ReplayKey(req), window+skew+time.Second); {
 //	case err == nil:
 //		// first use: serve the request
 //	case errors.Is(err, nonce.ErrReplay):
@@ -19,7 +25,7 @@
 // having recorded the nonce, and never evicts a live nonce to make room.
 //
 // Record only after the request's signature verifies; otherwise anyone could burn a device's
-// nonces by sending them first.
+// records by sending them first.
 //
 // # Scope and TTL
 //
@@ -29,8 +35,9 @@
 // Scopes and nonces are opaque bytes compared exactly: the stores length-prefix or hex-encode
 // them, so ("ab", "c…") and ("a", "bc…") are different records, and any byte may appear.
 //
-// The caller chooses the TTL. A request is accepted while its timestamp is at most window old
-// and at most skew ahead, so a nonce must live window + skew (330 s with the defaults) to outlast
+// The caller chooses the TTL. A request is accepted while its timestamp (whole seconds) is at
+// most window old and at most skew ahead; since both bounds are truncated to the second, a record
+// must live window + skew + 1 s (331 s with the defaults, envelope.Validator.ReplayTTL) to outlast
 // every moment its request could be accepted again. A shorter TTL re-opens replay; a longer one
 // only costs memory.
 //

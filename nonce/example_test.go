@@ -36,7 +36,7 @@ func ExampleNewRedis() {
 	defer client.Close()
 	store := nonce.NewRedis(client, &nonce.RedisOptions{Prefix: "myapp:nonce:"})
 
-	err := store.Record(context.Background(), "user-42\x00phone-1", []byte("0123456789abcdef"), 330*time.Second)
+	err := store.Record(context.Background(), "user-42\x00phone-1", []byte("0123456789abcdef"), 331*time.Second)
 	switch {
 	case err == nil:
 		// new: serve the request

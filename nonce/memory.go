@@ -20,7 +20,7 @@ type MemoryOptions struct {
 	// Capacity is the hard maximum of live nonces the store holds, split evenly over the shards.
 	// A Record that finds its shard full, after sweeping expired nonces, fails closed with
 	// ErrUnavailable ("memory store full"): evicting a live nonce would re-open it to replay.
-	// Size it above peak request rate × ttl: with the server's default ttl of 330 s, the
+	// Size it above peak request rate × ttl: with the server's default ttl of 331 s, the
 	// default holds a sustained 3,000 requests/s. A live nonce takes 65 to 80 bytes, so the
 	// default bounds the store near 80 MiB. Defaults to 1<<20 (1,048,576).
 	Capacity int

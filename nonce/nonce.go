@@ -20,7 +20,10 @@ var (
 	ErrUnavailable = errors.New("nonce: store unavailable")
 )
 
-// Store records nonces so each is accepted at most once per scope within its TTL.
+// Store records replay keys so each is accepted at most once per scope within its TTL. The
+// server records the digest of each request's signed content (envelope.ReplayKey), so that the
+// same signed content is accepted once however its bytes are split between nonce and payload;
+// the store itself treats keys as opaque bytes, and the parameter keeps its historical name.
 //
 // Implementations are safe for concurrent use. noncetest.Run is the conformance suite every
 // implementation should pass.

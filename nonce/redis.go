@@ -48,7 +48,8 @@ const (
 // "ratatoskr:nonce:{323a75316431}:0f1e2d3c4b5a6978" (scope "2:u1d1"). Hex cannot contain the delimiters, so any bytes
 // in scope or nonce map to distinct keys, and the braces make hex(scope) the Redis Cluster hash
 // tag: one device's nonces share a slot. A key takes len(Prefix) + 2·len(scope) + 2·len(nonce) + 3
-// bytes; its value is "1". The TTL is rounded up to a whole millisecond.
+// bytes (the server passes the 32-byte replay key, so hex(nonce) is 64 digits); its value is
+// "1". The TTL is rounded up to a whole millisecond.
 //
 // Errors from Redis (a refused connection, a timeout, a cancelled ctx, an unexpected reply) fail
 // closed with ErrUnavailable; go-redis reconnects on later calls, so the store recovers by itself

@@ -6,6 +6,8 @@ import (
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
+
+	"github.com/ratatoskr-proto/ratatoskr/internal/clip"
 )
 
 // accept upgrades r and registers the connection, or answers with an HTTP
@@ -37,6 +39,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 		h:          h,
 		ws:         ws,
 		remote:     r.RemoteAddr,
+		origin:     clip.String(r.Header.Get("Origin"), logTextLen),
 		ctx:        ctx,
 		cancel:     cancel,
 		out:        make(chan outFrame, h.o.MaxInFlight+16),

@@ -78,8 +78,12 @@ type Options struct {
 	// ServerVersion is sent in the handshake response. Defaults to
 	// DefaultServerVersion.
 	ServerVersion string
-	// Logger receives connection events and one line per request at Info
-	// level. Defaults to discarding.
+	// Logger receives connection events and one line per request: at Warn
+	// for security refusals (token, key, signature, replay, identity) and
+	// rate limits, with the remote address, the Origin header and the
+	// user and device the frame claims (never the token); at Info
+	// otherwise. Strings repeated from the peer are cut at a few hundred
+	// bytes. Defaults to discarding.
 	Logger *slog.Logger
 	// Rand is the source of session ids. Defaults to crypto/rand.
 	Rand io.Reader

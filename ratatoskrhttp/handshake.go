@@ -23,18 +23,26 @@ func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
 		return nil, err
 	}
 	if ver := p.GetVersion(); ver != "" && ver != envelope.ProtocolVersion {
-		return nil, envelope.Errorf(envelope.CodeConnectionRejected, "protocol version %q is not supported, this server speaks %q", ver, envelope.ProtocolVersion)
+		return nil, envelope.Errorf(envelope.CodeConnectionRejected, "protocol version %s is not supported, this server speaks %q", envelope.Quote(ver), envelope.ProtocolVersion)
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.HandshakeTimeout)
 	defer cancel()
 	id, err := c.h.o.Authenticator.Authenticate(ctx, p.GetAuthenticationToken())
-	if err != nil {
-		if errors.Is(err, auth.ErrUnavailable) {
-			return nil, envelope.WrapError(envelope.CodeUnavailable, "device key source unavailable, try again", err)
-		}
+	switch {
+	case errors.Is(err, auth.ErrUnavailable):
+		return nil, envelope.WrapError(envelope.CodeUnavailable, "device key source unavailable, try again", err)
+	case errors.Is(err, auth.ErrUnacceptableKey):
+		return nil, envelope.WrapError(envelope.CodeAuthFailed, "device public key is unacceptable", err)
+	case err != nil:
 		return nil, envelope.WrapError(envelope.CodeAuthFailed, "device token refused", err)
 	}
-	if err := v.Validate(ctx, req, envelope.Expect{UserID: id.UserID, DeviceID: id.DeviceID, PublicKey: id.PublicKey}); err != nil {
+	// Checked here as well as in package auth, since a custom Authenticator
+	// may hand over any key; once per token, never per request.
+	key, err := envelope.NewDeviceKey(id.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Validate(ctx, req, envelope.Expect{UserID: id.UserID, DeviceID: id.DeviceID, Key: key}); err != nil {
 		return nil, err
 	}
 	now := c.h.now()
@@ -42,7 +50,7 @@ func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
 	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
 		expires = id.ExpiresAt
 	}
-	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote}, nil
+	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, key: key}, nil
 }
 
 // open runs the handshake. A refusal is answered and closes the connection

@@ -177,5 +177,5 @@ func (c *conn) handle(req *pb.RatatoskrRequest) bool {
 }
 
 func expect(s *Session) envelope.Expect {
-	return envelope.Expect{UserID: s.Identity.UserID, DeviceID: s.Identity.DeviceID, PublicKey: s.Identity.PublicKey}
+	return envelope.Expect{UserID: s.Identity.UserID, DeviceID: s.Identity.DeviceID, Key: s.key}
 }

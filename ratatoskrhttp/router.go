@@ -43,6 +43,8 @@ type Session struct {
 	ExpiresAt time.Time
 	// RemoteAddr is the peer's address as net/http saw it.
 	RemoteAddr string
+
+	key envelope.DeviceKey // Identity.PublicKey, checked once at the handshake
 }
 
 // Response is a service's successful answer. The handler reads it once the
@@ -184,7 +186,7 @@ func (r *Router) Serve(ctx context.Context, req *Request) (*Response, error) {
 	}
 	r.table.mu.RUnlock()
 	if s == nil {
-		return nil, envelope.Errorf(envelope.CodeUnknownService, "unknown service %q", req.Service)
+		return nil, envelope.Errorf(envelope.CodeUnknownService, "unknown service %s", envelope.Quote(req.Service))
 	}
 	return s.Serve(ctx, req)
 }

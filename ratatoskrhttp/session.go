@@ -24,6 +24,7 @@ type conn struct {
 	h      *Handler
 	ws     *websocket.Conn
 	remote string
+	origin string // the Origin header, clipped; "" for native apps
 
 	// ctx ends when the connection ends; service calls derive from it.
 	ctx    context.Context

@@ -3,11 +3,13 @@ package ratatoskrhttp
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	"github.com/ratatoskr-proto/ratatoskr/internal/clip"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
@@ -136,28 +138,45 @@ func (c *conn) countAbuse(err error) bool {
 	return true
 }
 
-// logRequest writes the one line per request.
+// logTextLen bounds every string a log record repeats from the peer
+// (identifiers, service, Origin, error causes): longer ones are cut and
+// marked, so a peer cannot write megabytes into the log.
+const logTextLen = 256
+
+// logRequest writes the one line per request: at Warn for a security
+// refusal (auth, signature, replay, identity) or a rate limit, so that an
+// attack stands out, at Info otherwise. user and device are what the frame
+// claims; the token is never logged.
 func (c *conn) logRequest(req *pb.RatatoskrRequest, service string, start time.Time, err error) {
-	if !c.h.log.Enabled(context.Background(), 0) {
+	level := slog.LevelInfo
+	code := envelope.CodeOf(err)
+	if code.Kind() == envelope.KindSecurity || code == envelope.CodeRateLimited {
+		level = slog.LevelWarn
+	}
+	if !c.h.log.Enabled(context.Background(), level) {
 		return
 	}
 	attrs := []any{
 		"type", req.GetMessageType().String(),
-		"request_id", req.GetRequestId(),
-		"device", req.GetDeviceId(),
-		"user", req.GetUserId(),
+		"request_id", clip.String(req.GetRequestId(), logTextLen),
+		"device", clip.String(req.GetDeviceId(), logTextLen),
+		"user", clip.String(req.GetUserId(), logTextLen),
+		"remote", c.remote,
 		"duration", time.Since(start),
 	}
+	if c.origin != "" {
+		attrs = append(attrs, "origin", c.origin)
+	}
 	if service != "" {
-		attrs = append(attrs, "service", service)
+		attrs = append(attrs, "service", clip.String(service, logTextLen))
 	}
 	if err != nil {
-		attrs = append(attrs, "code", string(envelope.CodeOf(err)), "err", err)
+		attrs = append(attrs, "code", string(code), "err", clip.String(err.Error(), logTextLen+envelope.MaxMessageLen))
 		if cause := errors.Unwrap(err); cause != nil {
 			// The cause (why a token was refused, what a service hit) is
 			// for the operator only; the device got the coded message.
-			attrs = append(attrs, "cause", cause)
+			attrs = append(attrs, "cause", clip.String(cause.Error(), 2*logTextLen))
 		}
 	}
-	c.h.log.Info("ratatoskr: request", attrs...)
+	c.h.log.Log(context.Background(), level, "ratatoskr: request", attrs...)
 }

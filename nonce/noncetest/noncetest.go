@@ -1,4 +1,6 @@
-// Package noncetest is the conformance suite for nonce.Store implementations.
+// Package noncetest is the conformance suite for nonce.Store implementations. The suite's
+// subtests speak of nonces; servers record 32-byte replay keys (envelope.ReplayKey) through the
+// same call, and DigestKeys checks those.
 //
 // Every implementation runs it from its tests with a Harness that builds fresh stores and moves
 // their clock:
@@ -15,6 +17,7 @@ package noncetest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -213,6 +216,24 @@ func Run(t *testing.T, h Harness) {
 		m := bytes.Clone(n)
 		m[63] ^= 1
 		mustRecord(t, s, scope, m, longTTL)
+	})
+
+	t.Run("DigestKeys", func(t *testing.T) {
+		// Servers record the 32-byte SHA-256 digest of each request's
+		// signed content (envelope.ReplayKey), not its nonce.
+		s := h.New(t)
+		keys := make([][]byte, 256)
+		for i := range keys {
+			d := sha256.Sum256(nonceOf(uint64(i), 8))
+			keys[i] = d[:]
+			mustRecord(t, s, scope, keys[i], longTTL)
+		}
+		for _, k := range keys {
+			mustReplay(t, s, scope, k, longTTL)
+			m := bytes.Clone(k)
+			m[31] ^= 0x80
+			mustRecord(t, s, scope, m, longTTL)
+		}
 	})
 
 	t.Run("NonceNotRetained", func(t *testing.T) {
