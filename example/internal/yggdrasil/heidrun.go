@@ -54,8 +54,8 @@ func (p *Payments) Serve(_ context.Context, req *ratatoskrhttp.Request) (*ratato
 	case "":
 		return nil, envelope.NewError(api.CodeInvalidRequest, `"action" is required`)
 	default:
-		return nil, envelope.Errorf(api.CodeInvalidRequest, "unknown action %q (want %s or %s)",
-			in.Action, api.ActionCharge, api.ActionListPayments)
+		return nil, envelope.Errorf(api.CodeInvalidRequest, "unknown action %s (want %s or %s)",
+			envelope.Quote(in.Action), api.ActionCharge, api.ActionListPayments)
 	}
 }
 
@@ -65,8 +65,8 @@ func (p *Payments) charge(userID string, in api.HeidrunRequest) (api.Payment, er
 	case in.AmountCents <= 0:
 		return api.Payment{}, envelope.NewError(api.CodeInvalidRequest, `"amount_cents" must be a positive number of cents`)
 	case !slices.Contains(api.Currencies(), in.Currency):
-		return api.Payment{}, envelope.Errorf(api.CodeInvalidRequest, "currency %q is not supported (want one of %s)",
-			in.Currency, strings.Join(api.Currencies(), ", "))
+		return api.Payment{}, envelope.Errorf(api.CodeInvalidRequest, "currency %s is not supported (want one of %s)",
+			envelope.Quote(in.Currency), strings.Join(api.Currencies(), ", "))
 	case in.AmountCents > api.MaxChargeCents:
 		return api.Payment{}, envelope.Errorf(api.CodePaymentDeclined, "%s %s exceeds the limit of %s %s per charge",
 			api.Cents(in.AmountCents), in.Currency, api.Cents(api.MaxChargeCents), in.Currency)

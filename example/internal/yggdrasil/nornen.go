@@ -76,8 +76,8 @@ func (m *Marketplace) Serve(_ context.Context, req *ratatoskrhttp.Request) (*rat
 	case "":
 		return nil, envelope.NewError(api.CodeInvalidRequest, `"action" is required`)
 	default:
-		return nil, envelope.Errorf(api.CodeInvalidRequest, "unknown action %q (want %s, %s or %s)",
-			in.Action, api.ActionListOffers, api.ActionListProviders, api.ActionRegisterProvider)
+		return nil, envelope.Errorf(api.CodeInvalidRequest, "unknown action %s (want %s, %s or %s)",
+			envelope.Quote(in.Action), api.ActionListOffers, api.ActionListProviders, api.ActionRegisterProvider)
 	}
 }
 
@@ -101,7 +101,7 @@ func (m *Marketplace) register(userID, name, category string) (api.Registered, e
 			continue
 		}
 		if p.Owner != userID {
-			return api.Registered{}, envelope.Errorf(api.CodeProviderExists, "a provider named %q already exists", p.Name)
+			return api.Registered{}, envelope.Errorf(api.CodeProviderExists, "a provider named %s already exists", envelope.Quote(p.Name))
 		}
 		return api.Registered{Provider: p}, nil
 	}

@@ -19,7 +19,15 @@ import (
 // http.Server.Shutdown does not wait for WebSocket connections (they are
 // hijacked), so the Ratatoskr handler's own Shutdown is wired in through
 // RegisterOnShutdown and awaited here.
+//
+// With the public development secret, Serve refuses a listener that is
+// not on a loopback address: anyone who can reach the server could mint
+// tokens.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.devSecret && !isLoopback(ln.Addr()) {
+		return fmt.Errorf("yggdrasil: refusing to serve on %s with the public development JWT secret: "+
+			"set -jwt-secret (or RATATOSKR_JWT_SECRET) or -jwt-public-key, or listen on a loopback address", ln.Addr())
+	}
 	srv := &http.Server{
 		Handler:           s,
 		TLSConfig:         s.tls,
@@ -73,4 +81,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("shut down cleanly")
 	return nil
+}
+
+// isLoopback reports whether a is a TCP address on the loopback network.
+// An unspecified address (0.0.0.0, ::) listens on every interface, so it
+// is not.
+func isLoopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

@@ -63,6 +63,9 @@ type Server struct {
 	tls      *tls.Config   // nil for plain HTTP
 	log      *slog.Logger
 	timeout  time.Duration
+	// devSecret is set when tokens are verified with the public
+	// development secret: Serve then refuses non-loopback listeners.
+	devSecret bool
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -75,7 +78,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	a, err := authenticator(cfg, logger)
+	a, devSecret, err := authenticator(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +87,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		payments: NewPayments(),
 		log:      logger,
 		timeout:  cfg.ShutdownTimeout,
+
+		devSecret: devSecret,
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultShutdownTimeout
@@ -129,14 +134,16 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	return s, nil
 }
 
-// authenticator builds the device-token verifier from cfg.
-func authenticator(cfg Config, logger *slog.Logger) (*auth.JWT, error) {
+// authenticator builds the device-token verifier from cfg. It reports
+// whether that verifier accepts the public development secret.
+func authenticator(cfg Config, logger *slog.Logger) (a *auth.JWT, devSecret bool, err error) {
 	var opts []auth.Option
 	secret := cfg.JWTSecret
 	if len(secret) == 0 && len(cfg.JWTPublicKeyPEM) == 0 {
 		logger.Warn(devsecret.Warning)
 		secret = []byte(devsecret.Secret)
 	}
+	devSecret = string(secret) == devsecret.Secret
 	if len(secret) > 0 {
 		opts = append(opts, auth.WithHMACSecret(secret))
 	}
@@ -149,11 +156,11 @@ func authenticator(cfg Config, logger *slog.Logger) (*auth.JWT, error) {
 	if cfg.JWTAudience != "" {
 		opts = append(opts, auth.WithAudience(cfg.JWTAudience))
 	}
-	a, err := auth.NewJWT(opts...)
+	a, err = auth.NewJWT(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("yggdrasil: token verifier: %w", err)
+		return nil, false, fmt.Errorf("yggdrasil: token verifier: %w", err)
 	}
-	return a, nil
+	return a, devSecret, nil
 }
 
 // tlsConfig loads the certificate when cfg asks for TLS. Only TLS 1.3 is

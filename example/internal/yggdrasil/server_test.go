@@ -376,3 +376,50 @@ func TestIssuerPublicKey(t *testing.T) {
 		})
 	}
 }
+
+// addrListener reports a different address than the one it listens on, so
+// the test can show Serve a non-loopback address without exposing anything.
+type addrListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l addrListener) Addr() net.Addr { return l.addr }
+
+// With the public development secret, the server refuses to serve on a
+// non-loopback address, and says which flag to set; with a secret of its
+// own, it does not refuse.
+func TestDevSecretRefusedOffLoopback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		cfg     yggdrasil.Config
+		refused bool
+	}{
+		{"embedded default", yggdrasil.Config{}, true},
+		{"dev secret given explicitly", yggdrasil.Config{JWTSecret: []byte(devsecret.Secret)}, true},
+		{"own secret", yggdrasil.Config{JWTSecret: []byte("a-deployment-secret-of-32-bytes-or-more")}, false},
+	} {
+		for _, ip := range []string{"0.0.0.0", "192.0.2.10", "::"} {
+			t.Run(tc.name+"/"+ip, func(t *testing.T) {
+				s, err := yggdrasil.New(t.Context(), tc.cfg, testLogger(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				ctx, cancel := context.WithCancel(t.Context())
+				cancel() // a Serve that starts shuts down at once
+				err = s.Serve(ctx, addrListener{ln, &net.TCPAddr{IP: net.ParseIP(ip), Port: 8080}})
+				refused := err != nil && strings.Contains(err.Error(), "-jwt-secret")
+				if refused != tc.refused {
+					t.Fatalf("Serve on %s: %v, refused=%v, want %v", ip, err, refused, tc.refused)
+				}
+			})
+		}
+	}
+}
