@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
@@ -69,7 +71,7 @@ func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) bool {
 	c.mu.Lock()
 	c.sess = sess
 	c.mu.Unlock()
-	c.send(envelope.ConnectionAccepted(req.GetRequestId(), sess.ID, sess.ExpiresAt, c.h.o.ServerVersion, c.h.now()))
+	c.send(c.h.accepted(req.GetRequestId(), sess))
 	c.notify(event{kind: evOpened, expiresAt: sess.ExpiresAt})
 	c.h.log.Info("ratatoskr: session open", "session", sess.ID, "device", sess.Identity.DeviceID,
 		"user", sess.Identity.UserID, "expires_at", sess.ExpiresAt, "remote", c.remote)
@@ -93,7 +95,20 @@ func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) bo
 	c.mu.Lock()
 	c.sess = sess
 	c.mu.Unlock()
-	c.send(envelope.ConnectionAccepted(req.GetRequestId(), sess.ID, sess.ExpiresAt, c.h.o.ServerVersion, c.h.now()))
+	c.send(c.h.accepted(req.GetRequestId(), sess))
 	c.notify(event{kind: evRenewed, expiresAt: sess.ExpiresAt})
 	return true
+}
+
+// accepted is the CONNECTION_RESPONSE that opens or renews sess. Its
+// metadata announces the session's limits (envelope.Limits), so that a
+// client can hold its requests to them.
+func (h *Handler) accepted(requestID string, sess *Session) *pb.RatatoskrResponse {
+	resp := envelope.ConnectionAccepted(requestID, sess.ID, sess.ExpiresAt, h.o.ServerVersion, h.now())
+	l := envelope.Limits{MaxInFlight: h.o.MaxInFlight}
+	if r := float64(h.o.RequestRate); r > 0 && r != float64(rate.Inf) {
+		l.RequestRate, l.RequestBurst = r, h.o.RequestBurst
+	}
+	resp.Metadata = l.Metadata()
+	return resp
 }
