@@ -21,7 +21,8 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 		http.Error(w, "ratatoskr: server shutting down", http.StatusServiceUnavailable)
 		return nil, false
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{Subprotocol},
 		OriginPatterns: h.o.OriginPatterns,
 	})
@@ -34,22 +35,22 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 	// PAYLOAD_TOO_LARGE; larger ones close the connection (1009).
 	ws.SetReadLimit(int64(h.validator.Options().MaxMessageSize) * 4)
 
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	values := context.WithoutCancel(r.Context())
+	ctx, cancel := context.WithCancel(values)
 	c := &conn{
-		h:          h,
-		ws:         ws,
-		remote:     r.RemoteAddr,
-		origin:     clip.String(r.Header.Get("Origin"), logTextLen),
-		ctx:        ctx,
-		cancel:     cancel,
-		out:        make(chan outFrame, h.o.MaxInFlight+16),
-		stop:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		superDone:  make(chan struct{}),
-		events:     make(chan event, 4),
-		closeReq:   make(chan closeRequest, 1),
-		slots:      make(chan struct{}, h.o.MaxInFlight),
+		h:      h,
+		ws:     ws,
+		cork:   cw.conn,
+		remote: r.RemoteAddr,
+		origin: clip.String(r.Header.Get("Origin"), logTextLen),
+		ctx:    ctx,
+		cancel: cancel,
+		values: values,
+		work:   make(chan *work),
+		done:   make(chan struct{}),
 	}
+	c.wcond.L = &c.wmu
+	c.closeDone = make(chan struct{})
 	if h.o.RequestRate > 0 {
 		c.limiter = rate.NewLimiter(h.o.RequestRate, h.o.RequestBurst)
 	}

@@ -20,15 +20,25 @@
 // failure, a stable error code (envelope.Code). Per-request errors leave
 // the connection usable.
 //
-// Per connection there is one writer goroutine, a bounded outgoing queue,
-// and at most Options.MaxInFlight business requests served concurrently;
-// a peer that does not read within Options.WriteTimeout is dropped, and
-// undecodable or forged frames past Options.MaxProtocolErrors close the
-// connection. Sessions end when the token (or Options.MaxSessionDuration)
-// expires, when the device sends DISCONNECT, and on Shutdown; in each case
-// in-flight requests are answered before the DISCONNECT, unless they run
-// past Options.DrainTimeout (Shutdown's context for a shutdown): then their
-// contexts are cancelled and they get a brief grace to answer.
+// An idle connection costs one goroutine, its read loop. Business
+// requests are served by per-connection workers that exist while there is
+// work (at most Options.MaxInFlight requests at once, past which requests
+// get RATE_LIMITED), answers pending together are written with one system
+// call, and timers (handshake, expiry, request deadlines, pings) are
+// callbacks, not goroutines. A peer that does not read within
+// Options.WriteTimeout is dropped, and undecodable or forged frames past
+// Options.MaxProtocolErrors close the connection.
+//
+// A connection is handshaking, open, draining or closed. Sessions end when
+// the token (or Options.MaxSessionDuration) expires, when the device sends
+// DISCONNECT, and on Shutdown: the session drains (new requests get the
+// ending's code: SESSION_EXPIRED, HANDSHAKE_REQUIRED after the device's
+// DISCONNECT, SERVER_SHUTDOWN), in-flight requests are answered, then the
+// DISCONNECT and the close frame follow. When Options.DrainTimeout
+// (Shutdown's context for a shutdown) runs out first, the services still
+// running see their contexts cancelled and get a brief grace; whatever is
+// still unanswered is then answered UNAVAILABLE by the server. Every
+// request read before the close frame is sent gets an answer.
 //
 // Close codes: 1000 after a DISCONNECT (device's or SESSION_EXPIRED), 1001
 // on shutdown, 1003 for a text frame, 1008 for a refused or missing

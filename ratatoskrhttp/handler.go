@@ -1,7 +1,6 @@
 package ratatoskrhttp
 
 import (
-	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -108,13 +107,11 @@ type Handler struct {
 	now       func() time.Time
 	log       *slog.Logger
 
-	mu          sync.Mutex
-	conns       map[*conn]struct{}
-	draining    bool
-	shutdown    chan struct{}   // closed when Shutdown starts
-	shutdownCtx context.Context // the first Shutdown call's context
-	wg          sync.WaitGroup
-	closed      chan struct{} // closed when Shutdown has finished
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+	wg       sync.WaitGroup
+	closed   chan struct{} // closed when Shutdown has finished
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -158,7 +155,6 @@ func New(opts *Options) *Handler {
 		now:       v.Options().Now,
 		log:       o.Logger,
 		conns:     make(map[*conn]struct{}),
-		shutdown:  make(chan struct{}),
 		closed:    make(chan struct{}),
 	}
 }

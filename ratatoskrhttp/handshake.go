@@ -27,7 +27,7 @@ func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
 	if ver := p.GetVersion(); ver != "" && ver != envelope.ProtocolVersion {
 		return nil, envelope.Errorf(envelope.CodeConnectionRejected, "protocol version %s is not supported, this server speaks %q", envelope.Quote(ver), envelope.ProtocolVersion)
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(c.values, c.h.o.HandshakeTimeout)
 	defer cancel()
 	id, err := c.h.o.Authenticator.Authenticate(ctx, p.GetAuthenticationToken())
 	switch {
@@ -55,49 +55,66 @@ func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
 	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, key: key}, nil
 }
 
-// open runs the handshake. A refusal is answered and closes the connection
-// with 1008.
-func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) bool {
+// open runs the handshake on the read loop. A refusal is answered and
+// closes the connection with 1008.
+func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) {
+	c.check(+1)
 	sess, err := c.authenticate(req)
 	if err == nil {
 		sess.ID, err = envelope.NewRequestID(c.h.o.Rand)
 	}
+	if err == nil {
+		if code, ok := c.opened(sess); !ok {
+			err = envelope.NewError(code, disconnectText(code))
+		}
+	}
 	c.logRequest(req, "", start, err)
 	if err != nil {
-		c.send(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now()))
-		c.sendClose(ClosePolicyViolation, "handshake refused")
-		return false
+		c.check(-1)
+		c.closeWith(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now()), ClosePolicyViolation, "handshake refused")
+		return
 	}
-	c.mu.Lock()
-	c.sess = sess
-	c.mu.Unlock()
-	c.send(c.h.accepted(req.GetRequestId(), sess))
-	c.notify(event{kind: evOpened, expiresAt: sess.ExpiresAt})
+	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess)), nil)
+	c.check(-1)
 	c.h.log.Info("ratatoskr: session open", "session", sess.ID, "device", sess.Identity.DeviceID,
 		"user", sess.Identity.UserID, "expires_at", sess.ExpiresAt, "remote", c.remote)
-	return true
 }
 
 // renew handles a CONNECTION_REQUEST on a live session: a fresh token for
 // the same user and device moves expires_at. A refused renewal is answered
 // but leaves the current session as it was.
-func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) bool {
+func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
+	c.check(+1)
+	defer c.check(-1)
 	sess, err := c.authenticate(req)
 	if err == nil && (sess.Identity.UserID != cur.Identity.UserID || sess.Identity.DeviceID != cur.Identity.DeviceID) {
 		err = envelope.NewError(envelope.CodeIdentityMismatch, "a renewal must be for the session's user and device")
 	}
+	if err == nil {
+		sess.ID = cur.ID
+		if code, ok := c.opened(sess); !ok {
+			err = envelope.NewError(code, disconnectText(code))
+		}
+	}
 	c.logRequest(req, "", start, err)
 	if err != nil {
-		c.send(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now()))
-		return c.countAbuse(err)
+		c.send(c.encode(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now())), nil)
+		c.countAbuse(err)
+		return
 	}
-	sess.ID = cur.ID
+	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess)), nil)
+}
+
+// check counts a handshake or renewal being checked on the read loop: a
+// session that starts ending meanwhile waits for its answer, and the
+// handshake timer does not cut it.
+func (c *conn) check(delta int) {
 	c.mu.Lock()
-	c.sess = sess
+	c.busy += delta
 	c.mu.Unlock()
-	c.send(c.h.accepted(req.GetRequestId(), sess))
-	c.notify(event{kind: evRenewed, expiresAt: sess.ExpiresAt})
-	return true
+	if delta < 0 {
+		c.finish()
+	}
 }
 
 // accepted is the CONNECTION_RESPONSE that opens or renews sess. Its

@@ -220,8 +220,12 @@ func (d *device) expectCode(req *pb.RatatoskrRequest, code envelope.Code) *pb.Ra
 		d.t.Fatalf("got success=%v code=%q (%s), want %s", resp.Success, resp.ErrorCode, resp.ErrorMessage, code)
 	}
 	want := req.MessageType
-	if want == pb.MessageType_CONNECTION_REQUEST {
+	switch want {
+	case pb.MessageType_CONNECTION_REQUEST:
 		want = pb.MessageType_CONNECTION_RESPONSE
+	case pb.MessageType_BUSINESS_REQUEST, pb.MessageType_HEARTBEAT, pb.MessageType_DISCONNECT:
+	default: // not a request type: answered as ERROR
+		want = pb.MessageType_ERROR
 	}
 	if resp.MessageType != want {
 		d.t.Fatalf("response type %v, want %v", resp.MessageType, want)

@@ -2,9 +2,9 @@ package ratatoskrhttp
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -15,10 +15,11 @@ import (
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
-// readLoop reads and answers frames until the connection ends. It reports
-// whether it stopped after queueing a close (the writer then still has to
-// flush), rather than because the connection is gone.
-func (c *conn) readLoop() (closeQueued bool) {
+// readLoop reads and answers frames until the connection ends. It reads
+// on after the session starts ending, so that every request that arrives
+// before the close frame is answered (with the ending's code), and until
+// the peer answers the close.
+func (c *conn) readLoop() {
 	for {
 		typ, frame, err := c.readFrame()
 		var tooLarge *oversized
@@ -26,30 +27,55 @@ func (c *conn) readLoop() (closeQueued bool) {
 			if s := websocket.CloseStatus(err); s != -1 {
 				c.h.log.Debug("ratatoskr: peer closed", "remote", c.remote, "status", s)
 			}
-			return false
+			return
 		}
-		if typ != websocket.MessageBinary {
-			c.fail(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeMalformed, "text frames are not accepted, send binary protobuf"))
-			c.closeAfterDrain(CloseUnsupportedData, "binary frames only")
-			return true
+		c.readFrameDone(typ, frame, tooLarge)
+		if frame != nil {
+			putFrame(frame)
 		}
-		if tooLarge != nil {
-			e := envelope.Errorf(envelope.CodePayloadTooLarge, "message of at least %d bytes exceeds the limit of %d", tooLarge.size, c.h.validator.Options().MaxMessageSize)
-			if !c.fail(pb.MessageType_ERROR, c.requestIDOf(tooLarge.head), e) {
-				return true
-			}
-			continue
-		}
-		req, err := c.h.validator.Decode(frame)
-		if err != nil {
-			if !c.fail(pb.MessageType_ERROR, c.requestIDOf(frame), err) {
-				return true
-			}
-			continue
-		}
-		if !c.handle(req) {
-			return true
-		}
+		c.waitWriter()
+	}
+}
+
+// readFrameDone answers one frame read.
+func (c *conn) readFrameDone(typ websocket.MessageType, frame *bytes.Buffer, tooLarge *oversized) {
+	if c.closed() {
+		return // after the close frame nothing more can be answered
+	}
+	if typ != websocket.MessageBinary {
+		c.fail(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeMalformed, "text frames are not accepted, send binary protobuf"))
+		c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: CloseUnsupportedData, reason: "binary frames only"})
+		return
+	}
+	if tooLarge != nil {
+		e := envelope.Errorf(envelope.CodePayloadTooLarge, "message of at least %d bytes exceeds the limit of %d", tooLarge.size, c.h.validator.Options().MaxMessageSize)
+		c.fail(pb.MessageType_ERROR, c.requestIDOf(tooLarge.head), e)
+		return
+	}
+	req, err := c.h.validator.Decode(frame.Bytes())
+	if err != nil {
+		c.fail(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err)
+		return
+	}
+	c.handle(req)
+}
+
+// closed reports whether the close frame is queued or the connection cut.
+func (c *conn) closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateClosed
+}
+
+// framePool holds read buffers: a frame is read into one, decoded (the
+// decoder copies what it keeps) and the buffer goes back, so an idle
+// connection holds none.
+var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putFrame(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuf {
+		b.Reset()
+		framePool.Put(b)
 	}
 }
 
@@ -62,28 +88,32 @@ type oversized struct {
 
 func (e *oversized) Error() string { return "ratatoskrhttp: frame too large" }
 
-// readFrame reads one whole frame. A frame over MaxMessageSize is read to
-// its end and discarded, so the connection stays usable; the websocket read
-// limit (four times as much) bounds that work.
-func (c *conn) readFrame() (websocket.MessageType, []byte, error) {
+// readFrame reads one whole frame into a pooled buffer. A frame over
+// MaxMessageSize is read to its end and discarded, so the connection stays
+// usable; the websocket read limit (four times as much) bounds that work.
+func (c *conn) readFrame() (websocket.MessageType, *bytes.Buffer, error) {
 	typ, r, err := c.ws.Reader(c.ctx)
 	if err != nil {
 		return 0, nil, err
 	}
 	limit := c.h.validator.Options().MaxMessageSize
-	var buf bytes.Buffer
+	buf := framePool.Get().(*bytes.Buffer)
 	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
+		putFrame(buf)
 		return 0, nil, err
 	}
 	if n > int64(limit) {
 		rest, err := io.Copy(io.Discard, r)
 		if err != nil {
+			putFrame(buf)
 			return 0, nil, err
 		}
-		return typ, nil, &oversized{size: int(n + rest), head: buf.Bytes()[:limit]}
+		head := bytes.Clone(buf.Bytes()[:min(limit, 4096)])
+		putFrame(buf)
+		return typ, nil, &oversized{size: int(n + rest), head: head}
 	}
-	return typ, buf.Bytes(), nil
+	return typ, buf, nil
 }
 
 // requestIDOf finds the request_id (field 2) in a frame that did not
@@ -117,63 +147,66 @@ func (c *conn) requestIDOf(b []byte) string {
 	return string(id)
 }
 
-// handle answers one decoded request according to the session state. It
-// reports false when the connection must stop reading (a close is queued).
-func (c *conn) handle(req *pb.RatatoskrRequest) bool {
+// handle answers one decoded request according to the connection's state.
+func (c *conn) handle(req *pb.RatatoskrRequest) {
 	start := time.Now()
-	sess := c.session()
 	t := req.GetMessageType()
-	if code := c.closingCode(); code != "" {
+	c.mu.Lock()
+	st, sess, code := c.state, c.sess, c.end.code
+	c.mu.Unlock()
+	switch st {
+	case stateClosed:
+		return
+	case stateDraining:
 		err := envelope.NewError(code, disconnectText(code))
 		c.fail(t, req.GetRequestId(), err)
 		c.logRequest(req, "", start, err)
-		return true
-	}
-	if sess == nil {
+		return
+	case stateHandshaking:
 		if t != pb.MessageType_CONNECTION_REQUEST {
 			err := envelope.NewError(envelope.CodeHandshakeRequired, "send a CONNECTION_REQUEST first")
-			c.fail(t, req.GetRequestId(), err)
 			c.logRequest(req, "", start, err)
-			c.sendClose(ClosePolicyViolation, "handshake required")
-			return false
+			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), ClosePolicyViolation, "handshake required")
+			return
 		}
-		c.opening.Store(true)
-		defer c.opening.Store(false)
-		return c.open(req, start)
+		c.open(req, start)
+		return
 	}
-	if c.limiter != nil && !c.limiter.Allow() {
+	switch t {
+	case pb.MessageType_CONNECTION_REQUEST, pb.MessageType_BUSINESS_REQUEST, pb.MessageType_HEARTBEAT, pb.MessageType_DISCONNECT:
+	default:
+		err := envelope.NewError(envelope.CodeSchemaInvalid, "message_type is not a request type")
+		c.logRequest(req, "", start, err)
+		c.fail(t, req.GetRequestId(), err)
+		return
+	}
+	// A polite goodbye is never refused by the rate limit.
+	if t != pb.MessageType_DISCONNECT && c.limiter != nil && !c.limiter.Allow() {
 		c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, errRateLimited)
-		return c.fail(t, req.GetRequestId(), errRateLimited)
+		c.fail(t, req.GetRequestId(), errRateLimited)
+		return
 	}
 	switch t {
 	case pb.MessageType_BUSINESS_REQUEST:
-		return c.dispatch(req, sess, start)
+		c.dispatch(req, start)
+		return
 	case pb.MessageType_CONNECTION_REQUEST:
-		return c.renew(req, sess, start)
+		c.renew(req, sess, start)
+		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.h.o.RequestTimeout)
-	err := c.h.validator.Validate(ctx, req, expect(sess))
-	cancel()
-	if err == nil && t == pb.MessageType_DISCONNECT {
-		c.mu.Lock()
-		if code := c.closing; code != "" {
-			err = envelope.NewError(code, disconnectText(code)) // expiry or shutdown got there first
-		} else {
-			c.closing = envelope.CodeHandshakeRequired
-		}
-		c.mu.Unlock()
-	}
+	err := c.h.validator.Validate(c.values, req, expect(sess))
 	c.logRequest(req, "", start, err)
 	if err != nil {
-		return c.fail(t, req.GetRequestId(), err)
+		c.fail(t, req.GetRequestId(), err)
+		return
 	}
-	switch t {
-	case pb.MessageType_HEARTBEAT:
-		c.send(envelope.Success(t, req.GetRequestId(), nil, nil, c.h.now()))
-	case pb.MessageType_DISCONNECT:
-		c.notify(event{kind: evDisconnect, requestID: req.GetRequestId()})
+	if t == pb.MessageType_HEARTBEAT {
+		c.send(c.encode(envelope.Success(t, req.GetRequestId(), nil, nil, c.h.now())), nil)
+		return
 	}
-	return true
+	// DISCONNECT: requests arriving meanwhile get HANDSHAKE_REQUIRED; the
+	// answer follows the requests in flight.
+	c.beginEnd(ending{code: envelope.CodeHandshakeRequired, disconnect: true, requestID: req.GetRequestId(), status: CloseNormal})
 }
 
 func expect(s *Session) envelope.Expect {

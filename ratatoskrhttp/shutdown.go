@@ -25,17 +25,19 @@ import (
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	first := !h.draining
+	var open []*conn
 	if first {
 		h.draining = true
-		h.shutdownCtx = ctx
-		// Refuse new requests on every connection now; each supervisor then
-		// drains and says goodbye.
 		for c := range h.conns {
-			c.markClosing(envelope.CodeServerShutdown)
+			open = append(open, c)
 		}
-		close(h.shutdown)
 	}
 	h.mu.Unlock()
+	// Every session refuses new requests now, drains until ctx ends and
+	// says goodbye.
+	for _, c := range open {
+		c.beginEnd(shutdownEnding(ctx))
+	}
 	if first {
 		go func() { // ends once every connection has; awaited via h.closed
 			h.wg.Wait()
@@ -56,10 +58,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range conns {
-		wg.Go(func() {
-			c.cancel()
-			c.ws.CloseNow()
-		})
+		wg.Go(c.cut)
 	}
 	wg.Wait()
 	// The connections are cut; their goroutines end as soon as the
@@ -86,14 +85,10 @@ func (h *Handler) Close() error {
 	return err
 }
 
-// shutdownContext is the drain context of sessions ending for Shutdown:
-// in-flight requests may run until Shutdown's own context ends.
-func (h *Handler) shutdownContext() (context.Context, context.CancelFunc) {
-	h.mu.Lock()
-	ctx := h.shutdownCtx
-	h.mu.Unlock()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return context.WithCancel(ctx)
+// shutdownEnding ends a session for Shutdown: new requests get
+// SERVER_SHUTDOWN, in-flight requests may run until ctx ends, then a
+// DISCONNECT SERVER_SHUTDOWN and the close 1001.
+func shutdownEnding(ctx context.Context) ending {
+	return ending{code: envelope.CodeServerShutdown, disconnect: true, notice: envelope.CodeServerShutdown,
+		status: CloseGoingAway, reason: string(envelope.CodeServerShutdown), until: ctx}
 }
