@@ -54,8 +54,9 @@ type ValidatorOptions struct {
 	// Nonces records accepted requests against replay, keyed on their
 	// device and the digest of what their signature covers (see
 	// ReplayKey). Defaults to a new in-memory store (nonce.NewMemory(nil)),
-	// which protects one process only; use a shared store (nonce.NewRedis)
-	// when several replicas serve the same devices.
+	// which protects one process only; use a shared store (redisstore.New,
+	// package nonce/redisstore) when several replicas serve the same
+	// devices.
 	Nonces nonce.Store
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time

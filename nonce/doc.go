@@ -7,7 +7,7 @@
 // end of its nonce and the start of its payload, which leaves the signature valid; the digest
 // is the same for every such re-split. The store calls its argument a nonce for history's sake.
 //
-//	store := nonce.NewMemory(nil) // or nonce.NewRedis(client, nil) for many replicas
+//	store := nonce.NewMemory(nil) // or redisstore.New(client, nil) for many replicas
 //	switch err := store.Record(ctx, scope, envelope.ReplayKey(req), window+skew+time.Second); {
 //	case err == nil:
 //		// first use: serve the request
@@ -20,9 +20,9 @@
 // # Fail closed
 //
 // Record has three outcomes: nil (the nonce is new and now recorded), ErrReplay (it is recorded
-// and live), or ErrUnavailable (the store cannot tell: Redis unreachable or slow, ctx ended, the
-// memory store full, a non-positive ttl). Only nil accepts. A store never answers nil without
-// having recorded the nonce, and never evicts a live nonce to make room.
+// and live), or ErrUnavailable (the store cannot tell: a shared store unreachable or slow, ctx
+// ended, the memory store full, a non-positive ttl). Only nil accepts. A store never answers nil
+// without having recorded the nonce, and never evicts a live nonce to make room.
 //
 // Record only after the request's signature verifies; otherwise anyone could burn a device's
 // records by sending them first.
@@ -57,12 +57,11 @@
 //
 // # Redis
 //
-// Redis records each nonce with one atomic SET key 1 NX PX ttl, shared by every replica. Keys
-// are Prefix + "{" + hex(scope) + "}:" + hex(nonce), for example
-// "ratatoskr:nonce:{323a75316431}:0f1e2d3c4b5a6978" (scope "2:u1d1"): the hex cannot contain the delimiters, and the
-// braces make hex(scope) the Redis Cluster hash tag, so a device's nonces share a slot. Under
-// load, concurrent Records share round trips as pipelines (RedisOptions.MaxInFlight). Build the
-// client with ContextTimeoutEnabled: true so that ctx deadlines bound the socket reads.
+// Replicas behind a load balancer must share their records, or a request replayed to another
+// replica passes there. Package [github.com/ratatoskr-proto/ratatoskr/nonce/redisstore] is a
+// Store in Redis for them: one atomic SET key 1 NX PX ttl per Record, shared by every replica.
+// It is a package of its own so that this one does not import go-redis: the device side
+// imports package nonce through package envelope, and links none of the server's dependencies.
 //
 // # Other stores
 //

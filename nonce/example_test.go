@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ratatoskr-proto/ratatoskr/nonce"
 )
 
@@ -26,23 +24,4 @@ func ExampleNewMemory() {
 	// first: <nil>
 	// again: nonce: replayed true
 	// other device: <nil>
-}
-
-func ExampleNewRedis() {
-	client := redis.NewClient(&redis.Options{
-		Addr:                  "127.0.0.1:6379",
-		ContextTimeoutEnabled: true, // let ctx deadlines (and RedisOptions.Timeout) bound reads
-	})
-	defer client.Close()
-	store := nonce.NewRedis(client, &nonce.RedisOptions{Prefix: "myapp:nonce:"})
-
-	err := store.Record(context.Background(), "user-42\x00phone-1", []byte("0123456789abcdef"), 331*time.Second)
-	switch {
-	case err == nil:
-		// new: serve the request
-	case errors.Is(err, nonce.ErrReplay):
-		// answer REPLAY_DETECTED
-	default:
-		// nonce.ErrUnavailable: answer UNAVAILABLE, never serve unchecked
-	}
 }

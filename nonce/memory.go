@@ -40,7 +40,7 @@ const (
 var errFull = fmt.Errorf("%w: memory store full", ErrUnavailable)
 
 // Memory is a Store held in process memory, the default for a single server. Replicas behind a
-// load balancer do not share it: use Redis there.
+// load balancer do not share it: use a shared store there (package nonce/redisstore).
 //
 // Nonces live in shards chosen by a keyed hash of (scope, nonce), each behind its own mutex.
 // Expiry needs no goroutine: every Record sweeps the expired nonces at the front of its shard's

@@ -32,7 +32,7 @@ type Options struct {
 	// and skew, nonce and id bounds), the nonce store and the clock. Nil
 	// means envelope's defaults: 1 MiB messages, 300 s window, 30 s skew,
 	// and an in-memory nonce store, which protects a single replica only:
-	// set Validation.Nonces to a shared store (nonce.NewRedis) when several
+	// set Validation.Nonces to a shared store (redisstore.New, package nonce/redisstore) when several
 	// replicas serve the same devices.
 	Validation *envelope.ValidatorOptions
 	// OriginPatterns lists the hosts, besides the request's own, that

@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
-	"github.com/ratatoskr-proto/ratatoskr/nonce"
+	"github.com/ratatoskr-proto/ratatoskr/nonce/redisstore"
 	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
 )
 
@@ -25,7 +25,7 @@ func replicas(t *testing.T, rdb redis.UniversalClient) (a, b *harness) {
 	t.Helper()
 	prefix := fmt.Sprintf("ratatoskr-test:%s:%d:", t.Name(), time.Now().UnixNano())
 	mk := func() *harness {
-		store := nonce.NewRedis(rdb, &nonce.RedisOptions{Prefix: prefix, Timeout: 200 * time.Millisecond})
+		store := redisstore.New(rdb, &redisstore.Options{Prefix: prefix, Timeout: 200 * time.Millisecond})
 		return newHarness(t, &ratatoskrhttp.Options{Validation: &envelope.ValidatorOptions{Nonces: store}}, nil)
 	}
 	return mk(), mk()

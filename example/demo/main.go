@@ -24,6 +24,7 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/api"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/devsecret"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/exchange"
+	"github.com/ratatoskr-proto/ratatoskr/example/internal/logbuf"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/yggdrasil"
 )
 
@@ -43,9 +44,12 @@ func main() {
 }
 
 // run starts the server, runs the exchange, and shuts the server down,
-// narrating to out; the server logs to logs.
+// narrating to out; the server logs to logs, through the same buffer as
+// example/server, flushed when run returns.
 func run(ctx context.Context, out, logs io.Writer) (err error) {
-	logger := slog.New(slog.NewTextHandler(logs, nil))
+	buffered := logbuf.New(logs, nil)
+	defer buffered.Close() // deferred first, so it runs last: after the shutdown's records
+	logger := slog.New(logbuf.FlushAt(slog.NewTextHandler(buffered, nil), buffered, slog.LevelError))
 	fmt.Fprintln(out, "Starting the example server (Yggdrasil) in-process, on embedded development defaults.")
 	s, err := yggdrasil.New(ctx, yggdrasil.Config{ShutdownTimeout: 5 * time.Second}, logger)
 	if err != nil {

@@ -22,14 +22,23 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/ratatoskr-proto/ratatoskr/example/internal/logbuf"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/yggdrasil"
 )
 
 func main() {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// One record per request: buffered, so that logging is not a write(2)
+	// per request. Error records are flushed at once; the rest at least
+	// once a second, and all of it by Close on the way out.
+	logs := logbuf.New(os.Stderr, nil)
+	logger := slog.New(logbuf.FlushAt(slog.NewTextHandler(logs, nil), logs, slog.LevelError))
 	redis.SetLogger(redisLogger{logger}) // go-redis logs through a global of its own
-	if err := run(logger); err != nil {
+	err := run(logger)
+	if err != nil {
 		logger.Error("server failed", "err", err)
+	}
+	logs.Close() // before os.Exit, which runs no deferred calls
+	if err != nil {
 		os.Exit(1)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/api"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/devsecret"
-	"github.com/ratatoskr-proto/ratatoskr/nonce"
+	"github.com/ratatoskr-proto/ratatoskr/nonce/redisstore"
 	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
 )
 
@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		if s.rdb, err = connectRedis(ctx, cfg.RedisURL); err != nil {
 			return nil, err
 		}
-		validation = &envelope.ValidatorOptions{Nonces: nonce.NewRedis(s.rdb, nil)}
+		validation = &envelope.ValidatorOptions{Nonces: redisstore.New(s.rdb, nil)}
 		logger.Info("nonces in redis: replay protection shared by every replica", "addr", s.rdb.Options().Addr)
 	} else {
 		logger.Info("nonces in memory: replay protection for this process only (use -redis for replicas)")

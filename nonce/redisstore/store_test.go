@@ -1,8 +1,9 @@
-package nonce_test
+package redisstore_test
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
@@ -15,7 +16,16 @@ import (
 
 	"github.com/ratatoskr-proto/ratatoskr/nonce"
 	"github.com/ratatoskr-proto/ratatoskr/nonce/noncetest"
+	"github.com/ratatoskr-proto/ratatoskr/nonce/redisstore"
 )
+
+// nonceN returns a 16-byte nonce for i.
+func nonceN(i int) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, uint64(i))
+	binary.BigEndian.PutUint64(b[8:], ^uint64(i))
+	return b
+}
 
 // uniquePrefix returns a key prefix no other test or run uses, free of glob characters.
 func uniquePrefix(t testing.TB) string {
@@ -83,8 +93,8 @@ func realRedisClient(t testing.TB) *redis.Client {
 	return c
 }
 
-// redisModes are the batching settings every Redis test suite runs under.
-var redisModes = []struct {
+// modes are the batching settings every Redis test suite runs under.
+var modes = []struct {
 	name        string
 	maxInFlight int
 }{
@@ -93,13 +103,13 @@ var redisModes = []struct {
 	{"NoBatching", -1},
 }
 
-func TestRedisConformanceMiniredis(t *testing.T) {
+func TestConformanceMiniredis(t *testing.T) {
 	mr, c := newMiniredisClient(t)
-	for _, mode := range redisModes {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			noncetest.Run(t, noncetest.Harness{
 				New: func(t *testing.T) nonce.Store {
-					return nonce.NewRedis(c, &nonce.RedisOptions{Prefix: uniquePrefix(t), MaxInFlight: mode.maxInFlight})
+					return redisstore.New(c, &redisstore.Options{Prefix: uniquePrefix(t), MaxInFlight: mode.maxInFlight})
 				},
 				Advance: func(t *testing.T, d time.Duration) { mr.FastForward(d) },
 			})
@@ -107,15 +117,15 @@ func TestRedisConformanceMiniredis(t *testing.T) {
 	}
 }
 
-func TestRedisConformanceReal(t *testing.T) {
+func TestConformanceReal(t *testing.T) {
 	c := realRedisClient(t)
-	for _, mode := range redisModes {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			noncetest.Run(t, noncetest.Harness{
 				New: func(t *testing.T) nonce.Store {
 					prefix := uniquePrefix(t)
 					t.Cleanup(func() { deletePrefix(t, c, prefix) })
-					return nonce.NewRedis(c, &nonce.RedisOptions{Prefix: prefix, MaxInFlight: mode.maxInFlight})
+					return redisstore.New(c, &redisstore.Options{Prefix: prefix, MaxInFlight: mode.maxInFlight})
 				},
 				Advance: func(t *testing.T, d time.Duration) { time.Sleep(d) },
 			})
@@ -123,9 +133,9 @@ func TestRedisConformanceReal(t *testing.T) {
 	}
 }
 
-func TestRedisKeyLayout(t *testing.T) {
+func TestKeyLayout(t *testing.T) {
 	mr, c := newMiniredisClient(t)
-	r := nonce.NewRedis(c, nil)
+	r := redisstore.New(c, nil)
 	if err := r.Record(context.Background(), "u\x00d", []byte{0x0f, 0x1e, 0xff, 0, 1, 2, 3, 4}, 1500*time.Microsecond); err != nil {
 		t.Fatal(err)
 	}
@@ -141,25 +151,25 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 }
 
-func TestRedisOptionsNotMutated(t *testing.T) {
+func TestOptionsNotMutated(t *testing.T) {
 	_, c := newMiniredisClient(t)
-	opts := &nonce.RedisOptions{}
-	nonce.NewRedis(c, opts)
-	if *opts != (nonce.RedisOptions{}) {
-		t.Errorf("NewRedis changed its options to %+v", *opts)
+	opts := &redisstore.Options{}
+	redisstore.New(c, opts)
+	if *opts != (redisstore.Options{}) {
+		t.Errorf("New changed its options to %+v", *opts)
 	}
 }
 
-func TestRedisOutage(t *testing.T) {
-	for _, mode := range redisModes {
-		t.Run(mode.name, func(t *testing.T) { testRedisOutage(t, mode.maxInFlight) })
+func TestOutage(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { testOutage(t, mode.maxInFlight) })
 	}
 }
 
-func testRedisOutage(t *testing.T, maxInFlight int) {
+func testOutage(t *testing.T, maxInFlight int) {
 	mr, c := newMiniredisClient(t)
 	addr := mr.Addr()
-	r := nonce.NewRedis(c, &nonce.RedisOptions{Timeout: 200 * time.Millisecond, MaxInFlight: maxInFlight})
+	r := redisstore.New(c, &redisstore.Options{Timeout: 200 * time.Millisecond, MaxInFlight: maxInFlight})
 	ctx := context.Background()
 	if err := r.Record(ctx, "s", nonceN(1), time.Minute); err != nil {
 		t.Fatal(err)
@@ -205,10 +215,10 @@ func testRedisOutage(t *testing.T, maxInFlight int) {
 	wg.Wait()
 }
 
-func TestRedisTimeout(t *testing.T) {
+func TestTimeout(t *testing.T) {
 	t.Run("ExpiredDeadline", func(t *testing.T) {
 		mr, c := newMiniredisClient(t)
-		r := nonce.NewRedis(c, nil)
+		r := redisstore.New(c, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 		defer cancel()
 		time.Sleep(time.Millisecond)
@@ -265,21 +275,21 @@ func TestRedisTimeout(t *testing.T) {
 		{"CallerDeadline", redis.Options{ContextTimeoutEnabled: true, MaxRetries: -1}, time.Hour, 50 * time.Millisecond},
 		{"ClientReadTimeout", redis.Options{ReadTimeout: 50 * time.Millisecond, MaxRetries: -1}, time.Hour, 0},
 	} {
-		for _, mode := range redisModes {
+		for _, mode := range modes {
 			t.Run(tc.name+"/"+mode.name, func(t *testing.T) {
-				testRedisSilent(t, silent(t), tc.opts, &nonce.RedisOptions{Timeout: tc.timeout, MaxInFlight: mode.maxInFlight}, tc.ctx)
+				testSilent(t, silent(t), tc.opts, &redisstore.Options{Timeout: tc.timeout, MaxInFlight: mode.maxInFlight}, tc.ctx)
 			})
 		}
 	}
 }
 
-// testRedisSilent checks that concurrent Records against a server that never answers fail closed
+// testSilent checks that concurrent Records against a server that never answers fail closed
 // in about the time allowed.
-func testRedisSilent(t *testing.T, addr string, copts redis.Options, ropts *nonce.RedisOptions, deadline time.Duration) {
+func testSilent(t *testing.T, addr string, copts redis.Options, ropts *redisstore.Options, deadline time.Duration) {
 	copts.Addr = addr
 	c := redis.NewClient(&copts)
 	t.Cleanup(func() { c.Close() })
-	r := nonce.NewRedis(c, ropts)
+	r := redisstore.New(c, ropts)
 	var wg sync.WaitGroup
 	for i := range 12 {
 		wg.Go(func() {
@@ -309,11 +319,11 @@ func testRedisSilent(t *testing.T, addr string, copts redis.Options, ropts *nonc
 	wg.Wait()
 }
 
-func TestNewRedisNilClient(t *testing.T) {
+func TestNewNilClient(t *testing.T) {
 	defer func() {
 		if recover() == nil {
-			t.Error("NewRedis(nil, nil) did not panic")
+			t.Error("New(nil, nil) did not panic")
 		}
 	}()
-	nonce.NewRedis(nil, nil)
+	redisstore.New(nil, nil)
 }

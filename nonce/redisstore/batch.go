@@ -1,4 +1,4 @@
-package nonce
+package redisstore
 
 import (
 	"context"
@@ -8,18 +8,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Batching in Redis: at most maxInFlight round trips are under way. A Record below the limit
+// Batching: at most maxInFlight round trips are under way. A Record below the limit
 // sends its own SET. Above it, the Record queues a call and sleeps; whoever finishes a round
-// trip hands its slot to the oldest waiter, which wakes as leader, takes up to maxRedisBatch
+// trip hands its slot to the oldest waiter, which wakes as leader, takes up to maxBatch
 // waiting calls along with its own, sends them as one pipeline, hands each its result, and
 // passes the slot on. Every Record thus sends at most one round trip, and no goroutine is
 // started, so there is nothing to close.
 
-// callState is where a waiting call stands; it changes only under Redis.mu.
+// callState is where a waiting call stands; it changes only under Store.mu.
 type callState uint8
 
 const (
-	waiting   callState = iota // in Redis.waiting
+	waiting   callState = iota // in Store.waiting
 	leading                    // handed a slot: must send a pipeline or pass the slot on
 	batched                    // taken into a leader's pipeline
 	abandoned                  // batched, but its Record has returned (ctx ended)
@@ -37,34 +37,34 @@ type call struct {
 }
 
 // batched records key through a slot, waiting for one if all are busy.
-func (r *Redis) batched(ctx context.Context, key string, ms int64) error {
-	r.mu.Lock()
-	if r.inFlight < r.maxInFlight {
-		r.inFlight++
-		r.mu.Unlock()
-		err := r.set(ctx, key, ms)
-		r.mu.Lock()
-		r.passSlot()
-		r.mu.Unlock()
+func (s *Store) batched(ctx context.Context, key string, ms int64) error {
+	s.mu.Lock()
+	if s.inFlight < s.maxInFlight {
+		s.inFlight++
+		s.mu.Unlock()
+		err := s.set(ctx, key, ms)
+		s.mu.Lock()
+		s.passSlot()
+		s.mu.Unlock()
 		return err
 	}
 	dl, _ := ctx.Deadline()
 	c := &call{key: key, ms: ms, deadline: dl, wake: make(chan struct{}, 1)}
-	r.waiting = append(r.waiting, c)
-	r.mu.Unlock()
+	s.waiting = append(s.waiting, c)
+	s.mu.Unlock()
 
 	select {
 	case <-c.wake:
 	case <-ctx.Done():
-		if err, gone := r.withdraw(ctx, c); gone {
+		if err, gone := s.withdraw(ctx, c); gone {
 			return err
 		}
 	}
-	r.mu.Lock()
+	s.mu.Lock()
 	state, err := c.state, c.err
-	r.mu.Unlock()
+	s.mu.Unlock()
 	if state == leading {
-		return r.lead(ctx, c)
+		return s.lead(ctx, c)
 	}
 	return err
 }
@@ -72,13 +72,13 @@ func (r *Redis) batched(ctx context.Context, key string, ms int64) error {
 // withdraw takes c back after its ctx ended, and reports whether the Record may return now with
 // err. A call that already has its result stays, and so does one just handed a slot: lead sees
 // its ended ctx and passes the slot on.
-func (r *Redis) withdraw(ctx context.Context, c *call) (err error, gone bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (s *Store) withdraw(ctx context.Context, c *call) (err error, gone bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch c.state {
 	case waiting:
-		i := slices.Index(r.waiting, c)
-		r.waiting = slices.Delete(r.waiting, i, i+1)
+		i := slices.Index(s.waiting, c)
+		s.waiting = slices.Delete(s.waiting, i, i+1)
 	case batched:
 		c.state = abandoned // the leader drops its result
 	default:
@@ -88,35 +88,35 @@ func (r *Redis) withdraw(ctx context.Context, c *call) (err error, gone bool) {
 }
 
 // lead sends c together with the calls waiting now, delivers their results and passes the slot.
-func (r *Redis) lead(ctx context.Context, c *call) error {
-	r.mu.Lock()
+func (s *Store) lead(ctx context.Context, c *call) error {
+	s.mu.Lock()
 	c.state = done
 	if ctx.Err() != nil {
 		// Gone before sending anything: let the next waiter lead instead.
-		r.passSlot()
-		r.mu.Unlock()
+		s.passSlot()
+		s.mu.Unlock()
 		return ctxErr(ctx)
 	}
-	n := min(len(r.waiting), maxRedisBatch-1)
+	n := min(len(s.waiting), maxBatch-1)
 	batch := make([]*call, 0, n+1)
 	batch = append(batch, c)
-	batch = append(batch, r.waiting[:n]...)
-	r.waiting = slices.Delete(r.waiting, 0, n)
+	batch = append(batch, s.waiting[:n]...)
+	s.waiting = slices.Delete(s.waiting, 0, n)
 	for _, b := range batch[1:] {
 		b.state = batched
 	}
-	r.mu.Unlock()
+	s.mu.Unlock()
 
 	var err error
 	if len(batch) == 1 {
-		err = r.set(ctx, c.key, c.ms)
+		err = s.set(ctx, c.key, c.ms)
 	} else {
-		err = r.pipeline(ctx, batch)
+		err = s.pipeline(ctx, batch)
 	}
 
-	r.mu.Lock()
-	r.passSlot()
-	r.mu.Unlock()
+	s.mu.Lock()
+	s.passSlot()
+	s.mu.Unlock()
 	return err
 }
 
@@ -124,7 +124,7 @@ func (r *Redis) lead(ctx context.Context, c *call) error {
 // returns the leader's. The round trip does not end with the leader's ctx but at the latest of
 // the members' deadlines, so that one caller going away does not fail the rest, and none is cut
 // short before its own deadline.
-func (r *Redis) pipeline(ctx context.Context, batch []*call) error {
+func (s *Store) pipeline(ctx context.Context, batch []*call) error {
 	var deadline time.Time
 	for _, b := range batch {
 		if b.deadline.After(deadline) {
@@ -134,14 +134,14 @@ func (r *Redis) pipeline(ctx context.Context, batch []*call) error {
 	pctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	cmds := make([]*redis.StatusCmd, len(batch))
-	pipe := r.client.Pipeline()
+	pipe := s.client.Pipeline()
 	for i, b := range batch {
 		cmds[i] = setCmd(pctx, b.key, b.ms)
 		_ = pipe.Process(pctx, cmds[i])
 	}
 	_, _ = pipe.Exec(pctx)
 
-	r.mu.Lock()
+	s.mu.Lock()
 	for i, b := range batch[1:] {
 		if b.state == batched {
 			b.err = result(pctx, cmds[i+1])
@@ -149,7 +149,7 @@ func (r *Redis) pipeline(ctx context.Context, batch []*call) error {
 			b.wake <- struct{}{}
 		}
 	}
-	r.mu.Unlock()
+	s.mu.Unlock()
 	if err := ctxErr(ctx); err != nil {
 		return err // the leader's own ctx ended while it sent for the others
 	}
@@ -157,14 +157,14 @@ func (r *Redis) pipeline(ctx context.Context, batch []*call) error {
 }
 
 // passSlot gives the slot of a finished round trip to the oldest waiter, or frees it. The
-// caller holds r.mu.
-func (r *Redis) passSlot() {
-	if len(r.waiting) == 0 {
-		r.inFlight--
+// caller holds s.mu.
+func (s *Store) passSlot() {
+	if len(s.waiting) == 0 {
+		s.inFlight--
 		return
 	}
-	next := r.waiting[0]
-	r.waiting = slices.Delete(r.waiting, 0, 1)
+	next := s.waiting[0]
+	s.waiting = slices.Delete(s.waiting, 0, 1)
 	next.state = leading
 	next.wake <- struct{}{}
 }

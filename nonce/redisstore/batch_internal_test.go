@@ -1,4 +1,4 @@
-package nonce
+package redisstore
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ratatoskr-proto/ratatoskr/nonce"
 )
 
 // gateHook holds SET commands (single or pipelined) until the test opens the gate, and counts
@@ -69,14 +71,14 @@ func (h *gateHook) pipelineSizes() []int {
 	return append([]int(nil), h.sizes...)
 }
 
-func newBatchStore(t *testing.T, maxInFlight int) (*Redis, *miniredis.Miniredis, *gateHook) {
+func newBatchStore(t *testing.T, maxInFlight int) (*Store, *miniredis.Miniredis, *gateHook) {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { c.Close() })
 	h := newGateHook()
 	c.AddHook(h)
-	r := NewRedis(c, &RedisOptions{MaxInFlight: maxInFlight, Timeout: 5 * time.Second})
+	r := New(c, &Options{MaxInFlight: maxInFlight, Timeout: 5 * time.Second})
 	return r, mr, h
 }
 
@@ -91,16 +93,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (r *Redis) numWaiting() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.waiting)
+func (s *Store) numWaiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiting)
 }
 
-func (r *Redis) idle() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.inFlight == 0 && len(r.waiting) == 0
+func (s *Store) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight == 0 && len(s.waiting) == 0
 }
 
 func testNonce(i int) []byte {
@@ -110,7 +112,7 @@ func testNonce(i int) []byte {
 // occupySlot starts a Record of testNonce(0) that takes the only slot and is
 // held in flight until h.single is closed; its result arrives on the
 // returned channel.
-func occupySlot(r *Redis, h *gateHook) chan error {
+func occupySlot(r *Store, h *gateHook) chan error {
 	h.holdSingle.Store(true)
 	first := make(chan error, 1)
 	go func() { first <- r.Record(context.Background(), "s", testNonce(0), time.Minute) }()
@@ -119,7 +121,7 @@ func occupySlot(r *Redis, h *gateHook) chan error {
 	return first
 }
 
-func TestRedisBatchesWaiters(t *testing.T) {
+func TestBatchesWaiters(t *testing.T) {
 	r, mr, h := newBatchStore(t, 1)
 	ctx := context.Background()
 
@@ -154,7 +156,7 @@ func TestRedisBatchesWaiters(t *testing.T) {
 	}
 }
 
-func TestRedisBatchReplayInPipeline(t *testing.T) {
+func TestBatchReplayInPipeline(t *testing.T) {
 	// Duplicates inside one pipeline: Redis runs them in order, so exactly one wins.
 	r, _, h := newBatchStore(t, 1)
 	ctx := context.Background()
@@ -173,7 +175,7 @@ func TestRedisBatchReplayInPipeline(t *testing.T) {
 		switch err := <-errs; {
 		case err == nil:
 			accepted++
-		case !errors.Is(err, ErrReplay):
+		case !errors.Is(err, nonce.ErrReplay):
 			t.Fatalf("Record = %v", err)
 		}
 	}
@@ -182,7 +184,7 @@ func TestRedisBatchReplayInPipeline(t *testing.T) {
 	}
 }
 
-func TestRedisBatchWithdrawWhileWaiting(t *testing.T) {
+func TestBatchWithdrawWhileWaiting(t *testing.T) {
 	r, mr, h := newBatchStore(t, 1)
 	ctx := context.Background()
 	first := occupySlot(r, h)
@@ -194,7 +196,7 @@ func TestRedisBatchWithdrawWhileWaiting(t *testing.T) {
 	cancel()
 	select {
 	case err := <-waiter:
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, nonce.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled waiting Record = %v, want ErrUnavailable wrapping Canceled", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -215,7 +217,7 @@ func TestRedisBatchWithdrawWhileWaiting(t *testing.T) {
 	}
 }
 
-func TestRedisBatchWithdrawWhileBatched(t *testing.T) {
+func TestBatchWithdrawWhileBatched(t *testing.T) {
 	r, _, h := newBatchStore(t, 1)
 	ctx := context.Background()
 	h.holdPipe.Store(true)
@@ -234,7 +236,7 @@ func TestRedisBatchWithdrawWhileBatched(t *testing.T) {
 	cancel()
 	select {
 	case err := <-follower:
-		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, nonce.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled batched Record = %v, want ErrUnavailable wrapping Canceled", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -252,7 +254,7 @@ func TestRedisBatchWithdrawWhileBatched(t *testing.T) {
 	}
 }
 
-func TestRedisBatchLeaderCancelled(t *testing.T) {
+func TestBatchLeaderCancelled(t *testing.T) {
 	// A leader whose ctx ends while it sends for others returns an error, but the others get
 	// their answers.
 	r, _, h := newBatchStore(t, 1)
@@ -272,7 +274,7 @@ func TestRedisBatchLeaderCancelled(t *testing.T) {
 	<-h.heldPipe
 	cancel()
 	close(h.pipe)
-	if err := <-leader; !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+	if err := <-leader; !errors.Is(err, nonce.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled leader = %v, want ErrUnavailable wrapping Canceled", err)
 	}
 	if err := <-follower; err != nil {
@@ -284,13 +286,13 @@ func TestRedisBatchLeaderCancelled(t *testing.T) {
 	}
 }
 
-func TestRedisBatchStress(t *testing.T) {
+func TestBatchStress(t *testing.T) {
 	// Many Records, some cancelled at random moments: every Record returns, no nonce is
 	// accepted twice, and the store ends idle.
 	mr := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	defer c.Close()
-	r := NewRedis(c, &RedisOptions{MaxInFlight: 2})
+	r := New(c, &Options{MaxInFlight: 2})
 
 	const workers, each, distinct = 32, 50, 400
 	var accepted [distinct]atomic.Int32
@@ -309,7 +311,7 @@ func TestRedisBatchStress(t *testing.T) {
 				switch {
 				case err == nil:
 					accepted[i].Add(1)
-				case errors.Is(err, ErrReplay), errors.Is(err, ErrUnavailable):
+				case errors.Is(err, nonce.ErrReplay), errors.Is(err, nonce.ErrUnavailable):
 				default:
 					t.Errorf("Record = %v", err)
 				}
