@@ -71,12 +71,13 @@ type conn struct {
 	remote string
 	origin string // the Origin header, clipped; "" for native apps
 
-	// ctx ends at teardown only: the read loop reads with it (cancelling
-	// it drops the connection). Services get their own contexts (reqCtx),
-	// which draining, deadlines and teardown cancel.
+	// ctx ends at teardown only (pings use it). The read loop reads with
+	// values, which is never cancelled: teardown unblocks it by closing the
+	// connection. Services get their own contexts (reqCtx), which draining,
+	// deadlines and teardown cancel.
 	ctx    context.Context
 	cancel context.CancelFunc
-	values context.Context // the HTTP request's values, for services; never cancelled
+	values context.Context // the HTTP request's values (context.WithoutCancel)
 
 	limiter *rate.Limiter // nil: no rate limit
 	abuse   atomic.Int32  // protocol errors so far

@@ -92,7 +92,9 @@ func (e *oversized) Error() string { return "ratatoskrhttp: frame too large" }
 // MaxMessageSize is read to its end and discarded, so the connection stays
 // usable; the websocket read limit (four times as much) bounds that work.
 func (c *conn) readFrame() (websocket.MessageType, *bytes.Buffer, error) {
-	typ, r, err := c.ws.Reader(c.ctx)
+	// c.values has no Done channel, so coder/websocket arms no timer per
+	// read; teardown unblocks the read by closing the connection.
+	typ, r, err := c.ws.Reader(c.values)
 	if err != nil {
 		return 0, nil, err
 	}
