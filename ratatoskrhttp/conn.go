@@ -116,7 +116,11 @@ func (c *conn) serve() {
 	defer c.teardown()
 	defer func() {
 		if v := recover(); v != nil {
-			c.h.log.Error("ratatoskr: panic serving connection", "remote", c.remote, "panic", v, "stack", string(debug.Stack()))
+			stack := debug.Stack()
+			if d, ok := v.(*deepPanic); ok {
+				v, stack = d.v, d.stack
+			}
+			c.h.log.Error("ratatoskr: panic serving connection", "remote", c.remote, "panic", v, "stack", string(stack))
 			c.closeWith(nil, CloseInternalError, "internal error")
 		}
 	}()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -171,7 +172,7 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), ClosePolicyViolation, "handshake required")
 			return
 		}
-		c.open(req, start)
+		c.deep(func() { c.open(req, start) })
 		return
 	}
 	switch t {
@@ -193,10 +194,11 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 		c.dispatch(req, start)
 		return
 	case pb.MessageType_CONNECTION_REQUEST:
-		c.renew(req, sess, start)
+		c.deep(func() { c.renew(req, sess, start) })
 		return
 	}
-	err := c.h.validator.Validate(c.values, req, expect(sess))
+	var err error
+	c.deep(func() { err = c.h.validator.Validate(c.values, req, expect(sess)) })
 	c.logRequest(req, "", start, err)
 	if err != nil {
 		c.fail(t, req.GetRequestId(), err)
@@ -213,4 +215,33 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 
 func expect(s *Session) envelope.Expect {
 	return envelope.Expect{UserID: s.Identity.UserID, DeviceID: s.Identity.DeviceID, Key: s.key}
+}
+
+// deep runs f, work that needs a deep stack (token and signature checks),
+// on a goroutine of its own and waits for it. The read loop is the one
+// goroutine an idle connection keeps; run there, such work would grow its
+// stack for the connection's lifetime.
+func (c *conn) deep(f func()) {
+	done := make(chan struct{})
+	var fault *deepPanic
+	go func() { // awaited right here
+		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				fault = &deepPanic{v, debug.Stack()}
+			}
+		}()
+		f()
+	}()
+	<-done
+	if fault != nil {
+		panic(fault) // on the read loop, where serve recovers it
+	}
+}
+
+// deepPanic carries a panic from deep's goroutine to the read loop, with
+// the stack where it happened.
+type deepPanic struct {
+	v     any
+	stack []byte
 }
