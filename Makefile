@@ -1,10 +1,11 @@
-# Ratatoskr: make test (vet + race tests), make demo, make bench, make fuzz, make proto.
+# Ratatoskr: make test (vet + race tests), make demo, make bench, make bench-e2e, make fuzz, make proto.
 GO        ?= go
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
+ARGS      ?=
 BIN       := $(CURDIR)/bin
 
-.PHONY: all test vet demo bench fuzz proto tools
+.PHONY: all test vet demo bench bench-e2e fuzz proto tools
 
 all: test
 
@@ -24,6 +25,12 @@ demo:
 ## bench: every benchmark (set REDIS_URL to include a real Redis).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+## bench-e2e: example server vs a bare coder/websocket echo, separate processes on 127.0.0.1:
+##   server CPU per request, bare ed25519.Verify, the ratios; 5 interleaved rounds, medians.
+##   ARGS=-idle: server memory per idle connection instead. ARGS=-h: every flag.
+bench-e2e:
+	$(GO) run ./internal/cmd/benche2e $(ARGS)
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:
