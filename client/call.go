@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -46,8 +47,8 @@ func WithMetadata(md map[string]string) CallOption {
 // pending is a request awaiting its answer. The reader delivers the answer
 // on ch (buffered, so it never blocks on a caller that gave up).
 type pending struct {
-	ch   chan *pb.RatatoskrResponse
-	slot bool // holds a MaxInFlight slot until answered
+	ch     chan *pb.RatatoskrResponse
+	ticket ticket // released when the request ends
 }
 
 // Call sends a signed BUSINESS_REQUEST for service and waits for its answer.
@@ -56,17 +57,37 @@ type pending struct {
 // first, Call returns ctx.Err() at once and the late answer is discarded.
 // When the connection ends first, the error wraps ErrClosed.
 //
-// Call waits for one of Options.MaxInFlight slots first, honouring ctx.
+// Call holds itself to the session's limits (see Limits) so that the
+// server does not refuse it with RATE_LIMITED. Before anything is sent it
+// waits, in this order:
+//
+//   - for an in-flight slot, while as many calls as the in-flight bound
+//     (the smaller of Options.MaxInFlight and the server's announced
+//     bound) await their answers. Slots go to calls in the order they
+//     asked; a slot is held until the server answers, even when the
+//     caller gave up.
+//   - when the server announced a request rate, for a token of the
+//     server's bucket (rate and burst as announced), behind the requests
+//     already waiting, Heartbeat and Renew included. The client counts a
+//     request's token as taken from the moment it is sent until its answer
+//     arrives, and as taken at the answer's arrival afterwards, since the
+//     server took it somewhere in between; so requests leave at most at
+//     the announced rate, and at most burst of them await answers at once.
+//
+// Both waits end with ctx: Call then returns ctx.Err(), or, as soon as the
+// rate alone would hold the request past ctx's deadline, an error wrapping
+// context.DeadlineExceeded. Nothing has been sent then, and nothing is
+// kept. The request is signed after the waits, so its timestamp is fresh.
 func (c *Client) Call(ctx context.Context, service string, payload []byte, opts ...CallOption) (*Response, error) {
 	var cfg callConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
-	req, err := c.signer.Business(service, payload, cfg.metadata)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	resp, err := c.roundTrip(ctx, req, true, false)
+	resp, err := c.roundTrip(ctx, request{
+		admit: admitCall,
+		typ:   pb.MessageType_BUSINESS_REQUEST,
+		build: func() (*pb.RatatoskrRequest, error) { return c.signer.Business(service, payload, cfg.metadata) },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -80,18 +101,30 @@ func (c *Client) Call(ctx context.Context, service string, payload []byte, opts 
 // response carrying its request_id, which it returns even when success is
 // false: err reports only a failure to send, ctx, or the connection's end.
 // req must have a request_id that no other request in flight uses; for
-// requests without one, use SendRaw and Unsolicited. Send takes a
-// MaxInFlight slot as Call does.
+// requests without one, use SendRaw and Unsolicited.
+//
+// Send is for tests and tools, which must be able to send anything, floods
+// included: it never waits for an in-flight slot or for the request rate,
+// so the server may answer RATE_LIMITED. It still counts what it sends as
+// the server does (a business request takes a free slot, a request other
+// than DISCONNECT a free token), so that the calls after it stay within the
+// limits.
 func (c *Client) Send(ctx context.Context, req *pb.RatatoskrRequest) (*pb.RatatoskrResponse, error) {
 	if req.GetRequestId() == "" {
 		return nil, errors.New("client: Send needs a request_id to match the answer; use SendRaw")
 	}
-	return c.roundTrip(ctx, req, true, false)
+	return c.roundTrip(ctx, request{
+		admit: admitTry,
+		typ:   req.GetMessageType(),
+		build: func() (*pb.RatatoskrRequest, error) { return req, nil },
+	})
 }
 
 // SendRaw writes frame as one message of type typ, without waiting for any
 // answer: it is for tests and tools that send garbage or text frames. The
 // server's answers to such frames match no call and arrive on Unsolicited.
+// Like Send, it never waits for the session's limits; unlike Send, it
+// counts nothing against them.
 func (c *Client) SendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
 	if err := c.usable(false); err != nil {
 		return err
@@ -111,42 +144,59 @@ func (c *Client) SendRaw(ctx context.Context, typ websocket.MessageType, frame [
 	}
 }
 
-// roundTrip registers req as pending, hands it to the writer and waits for
-// the answer. useSlot takes a MaxInFlight slot; closing lets Close send its
-// DISCONNECT while new calls are refused.
-func (c *Client) roundTrip(ctx context.Context, req *pb.RatatoskrRequest, useSlot, closing bool) (*pb.RatatoskrResponse, error) {
+// request is what roundTrip sends.
+type request struct {
+	admit admission
+	typ   pb.MessageType
+	// build returns the request; it is called once admitted, so that the
+	// timestamp is fresh.
+	build func() (*pb.RatatoskrRequest, error)
+	// answerWithin bounds the wait for the answer once the request is
+	// admitted; 0: ctx alone.
+	answerWithin time.Duration
+}
+
+// roundTrip waits for what r.admit requires, builds the request, registers
+// it as pending, hands it to the writer and waits for the answer.
+func (c *Client) roundTrip(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	closing := r.admit == admitClosing
 	if err := c.usable(closing); err != nil {
 		return nil, err
 	}
+	t, err := c.admit(ctx, r.admit, r.typ)
+	if err != nil {
+		return nil, err
+	}
+	req, err := r.build()
+	if err != nil {
+		c.end(t, nil)
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	frame, err := envelope.Marshal(req)
 	if err != nil {
+		c.end(t, nil)
 		return nil, fmt.Errorf("client: encoding request: %w", err)
 	}
 	id := req.GetRequestId()
-	if useSlot {
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-c.done:
-			return nil, c.Err()
-		}
-	}
-	ch, err := c.register(id, useSlot, closing)
+	ch, err := c.register(id, t, closing)
 	if err != nil {
-		if useSlot {
-			<-c.slots
-		}
+		c.end(t, nil)
 		return nil, err
 	}
-	// From here the entry is removed by whoever ends the request: the
-	// reader (answer), the writer (frame not sent), or the connection's end.
-	job := newWriteJob(ctx, websocket.MessageBinary, frame, func() { c.take(id) })
+	if r.answerWithin > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.answerWithin)
+		defer cancel()
+	}
+	// From here the entry is removed, and its ticket released, by whoever
+	// ends the request: the reader (answer), the writer (frame not sent),
+	// or the connection's end.
+	job := newWriteJob(ctx, websocket.MessageBinary, frame, func() { c.take(id, nil) })
 	if err := c.enqueue(ctx, job); err != nil {
-		c.take(id)
+		c.take(id, nil)
 		return nil, err
 	}
 	result := job.result
@@ -193,7 +243,7 @@ func (c *Client) refusal(closing bool) error {
 	return nil
 }
 
-func (c *Client) register(id string, slot, closing bool) (chan *pb.RatatoskrResponse, error) {
+func (c *Client) register(id string, t ticket, closing bool) (chan *pb.RatatoskrResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.refusal(closing); err != nil {
@@ -203,21 +253,22 @@ func (c *Client) register(id string, slot, closing bool) (chan *pb.RatatoskrResp
 		return nil, fmt.Errorf("client: request_id %q is already in flight", id)
 	}
 	ch := make(chan *pb.RatatoskrResponse, 1)
-	c.pending[id] = &pending{ch: ch, slot: slot}
+	c.pending[id] = &pending{ch: ch, ticket: t}
 	return ch, nil
 }
 
 // take removes and returns the pending request id, or nil when it is no
-// longer pending, and frees its slot.
-func (c *Client) take(id string) *pending {
+// longer pending, and releases its ticket. answer is the server's answer,
+// or nil when the request was not sent.
+func (c *Client) take(id string, answer *pb.RatatoskrResponse) *pending {
 	c.mu.Lock()
 	p, ok := c.pending[id]
 	if ok {
 		delete(c.pending, id)
 	}
 	c.mu.Unlock()
-	if ok && p.slot {
-		<-c.slots
+	if ok {
+		c.end(p.ticket, answer)
 	}
 	return p
 }

@@ -50,7 +50,8 @@ type Client struct {
 	ctx    context.Context // connection lifetime; cancelling it drops the connection
 	cancel context.CancelFunc
 
-	slots       chan struct{} // in-flight semaphore (MaxInFlight)
+	inflight    *gate  // in-flight slots of business requests (Options.MaxInFlight, Limits)
+	pacer       *pacer // the announced request rate (Limits)
 	writes      chan *writeJob
 	unsolicited chan *pb.RatatoskrResponse
 	closing     chan struct{} // closed when Close starts
@@ -60,6 +61,7 @@ type Client struct {
 	mu        sync.Mutex
 	pending   map[string]*pending
 	session   Session
+	limits    envelope.Limits // as the server announced them
 	isClosing bool
 	reason    error       // the server's DISCONNECT reason, if any
 	abortErr  error       // why the client dropped the connection itself, if it did
@@ -122,19 +124,21 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 			Rand:     o.Rand,
 		},
 		log:         o.Logger,
-		slots:       make(chan struct{}, o.MaxInFlight),
+		inflight:    newGate(inFlightBound(o.MaxInFlight, 0)),
+		pacer:       newPacer(),
 		writes:      make(chan *writeJob),
 		unsolicited: make(chan *pb.RatatoskrResponse, unsolicitedBuffer),
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
 		pending:     make(map[string]*pending),
 	}
-	sess, err := c.handshake(ctx, token)
+	sess, limits, err := c.handshake(ctx, token)
 	if err != nil {
 		conn.CloseNow()
 		return nil, err
 	}
 	c.session = sess
+	c.setLimits(limits)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 
 	c.wg.Add(2)
@@ -144,44 +148,46 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		c.wg.Add(1)
 		go c.heartbeatLoop(o.HeartbeatInterval) // stopped by Close or by c.ctx
 	}
-	c.log.Debug("ratatoskr client connected", "session_id", sess.ID, "expires_at", sess.ExpiresAt, "subprotocol", conn.Subprotocol())
+	c.log.Debug("ratatoskr client connected", "session_id", sess.ID, "expires_at", sess.ExpiresAt, "subprotocol", conn.Subprotocol(),
+		"max_in_flight", limits.MaxInFlight, "request_rate", limits.RequestRate, "request_burst", limits.RequestBurst)
 	return c, nil
 }
 
 // handshake sends the CONNECTION_REQUEST and reads its answer directly,
-// before the reader goroutine exists.
-func (c *Client) handshake(ctx context.Context, token string) (Session, error) {
+// before the reader goroutine exists. It returns the session and the limits
+// the answer announces.
+func (c *Client) handshake(ctx context.Context, token string) (Session, envelope.Limits, error) {
 	req, err := c.signer.ConnectionRequest(token)
 	if err != nil {
-		return Session{}, fmt.Errorf("client: %w", err)
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: %w", err)
 	}
 	frame, err := envelope.Marshal(req)
 	if err != nil {
-		return Session{}, fmt.Errorf("client: encoding connection request: %w", err)
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: encoding connection request: %w", err)
 	}
 	if err := c.conn.Write(ctx, websocket.MessageBinary, frame); err != nil {
-		return Session{}, fmt.Errorf("client: sending connection request: %w", err)
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: sending connection request: %w", err)
 	}
 	typ, data, err := c.conn.Read(ctx)
 	if err != nil {
-		return Session{}, fmt.Errorf("client: waiting for connection response: %w", err)
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: waiting for connection response: %w", err)
 	}
 	if typ != websocket.MessageBinary {
-		return Session{}, errors.New("client: connection response is not a binary message")
+		return Session{}, envelope.Limits{}, errors.New("client: connection response is not a binary message")
 	}
 	resp := new(pb.RatatoskrResponse)
 	if err := proto.Unmarshal(data, resp); err != nil {
-		return Session{}, fmt.Errorf("client: decoding connection response: %w", err)
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: decoding connection response: %w", err)
 	}
 	if resp.GetRequestId() != req.GetRequestId() && resp.GetSuccess() {
-		return Session{}, fmt.Errorf("client: expected the answer to the connection request, got a %v response for %q",
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: expected the answer to the connection request, got a %v response for %q",
 			resp.GetMessageType(), resp.GetRequestId())
 	}
 	sess, err := sessionOf(resp)
 	if err != nil {
-		return Session{}, fmt.Errorf("client: handshake: %w", err)
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: handshake: %w", err)
 	}
-	return sess, nil
+	return sess, envelope.LimitsOf(resp), nil
 }
 
 // sessionOf interprets a CONNECTION_RESPONSE: the session it grants, or the

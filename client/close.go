@@ -54,11 +54,9 @@ func (c *Client) close() error {
 
 // disconnect sends a DISCONNECT and waits for its answer.
 func (c *Client) disconnect(ctx context.Context) error {
-	req, err := c.signer.Disconnect()
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	resp, err := c.roundTrip(ctx, req, false, true)
+	// A DISCONNECT waits for no limit: the protocol says a server never
+	// refuses it for one (a polite goodbye must always work).
+	resp, err := c.roundTrip(ctx, request{admit: admitClosing, typ: pb.MessageType_DISCONNECT, build: c.signer.Disconnect})
 	if err != nil {
 		return fmt.Errorf("client: disconnect: %w", err)
 	}

@@ -20,6 +20,14 @@
 // message type nor the metadata, so neither the service name: always dial
 // wss:// in production.
 //
+// The server announces the session's limits in the handshake (Limits): how
+// many business requests it serves at once, and its request rate and
+// burst. The client holds its own requests to them instead of provoking
+// RATE_LIMITED: Call waits for an in-flight slot and for the rate, Heartbeat
+// and Renew for the rate, each within its context (see Call and
+// Options.MaxInFlight). Send and SendRaw, which exist to send anything,
+// never wait.
+//
 // Errors the server answers with are *envelope.Error values carrying the
 // server's code (envelope.CodeOf). When the connection ends, every call in
 // flight and every later call fails with an error wrapping ErrClosed; when

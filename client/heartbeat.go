@@ -11,14 +11,17 @@ import (
 )
 
 // Heartbeat sends a signed HEARTBEAT and waits for the server's answer. A
-// refused heartbeat returns an *envelope.Error. It does not take a
-// MaxInFlight slot.
+// refused heartbeat returns an *envelope.Error. It does not take an
+// in-flight slot, but when the server announced a request rate it first
+// waits for the rate, as Call does, honouring ctx.
 func (c *Client) Heartbeat(ctx context.Context) error {
-	req, err := c.signer.Heartbeat()
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	resp, err := c.roundTrip(ctx, req, false, false)
+	return c.heartbeat(ctx, 0)
+}
+
+// heartbeat is Heartbeat; answerWithin, when set, bounds the wait for the
+// answer but not the wait for the rate.
+func (c *Client) heartbeat(ctx context.Context, answerWithin time.Duration) error {
+	resp, err := c.roundTrip(ctx, request{admit: admitRate, typ: pb.MessageType_HEARTBEAT, build: c.signer.Heartbeat, answerWithin: answerWithin})
 	if err != nil {
 		return err
 	}
@@ -32,8 +35,10 @@ func (c *Client) Heartbeat(ctx context.Context) error {
 }
 
 // heartbeatLoop sends a heartbeat every interval and drops the connection
-// when one is not answered within the interval. It is owned by the Client
-// and stops when Close starts or the connection ends.
+// when one is not answered within the interval. The wait for the request
+// rate comes first and is not part of the interval: a heartbeat held back
+// by the client's own calls says nothing about the server. It is owned by
+// the Client and stops when Close starts or the connection ends.
 func (c *Client) heartbeatLoop(interval time.Duration) {
 	defer c.wg.Done()
 	t := time.NewTicker(interval)
@@ -46,9 +51,7 @@ func (c *Client) heartbeatLoop(interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(c.ctx, interval)
-		err := c.Heartbeat(ctx)
-		cancel()
+		err := c.heartbeat(c.ctx, interval)
 		var refused *envelope.Error
 		switch {
 		case err == nil:

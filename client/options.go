@@ -18,6 +18,9 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultMaxInFlight bounds the calls in flight when neither
+	// Options.MaxInFlight nor the server (an older one, which does not
+	// announce its limits) sets a bound; it is the server's default bound.
 	DefaultMaxInFlight    = 64
 	DefaultMaxMessageSize = envelope.DefaultMaxMessageSize
 	DefaultCloseTimeout   = 10 * time.Second
@@ -71,11 +74,24 @@ type Options struct {
 	// still keep the connection alive).
 	HeartbeatInterval time.Duration
 
-	// MaxInFlight bounds the requests (Call and Send) awaiting an answer on
-	// the connection; further calls wait for a slot, honouring their
+	// MaxInFlight bounds the business requests (Call) awaiting an answer
+	// on the connection; a further Call waits for a slot, honouring its
 	// context. A slot is held until the server answers, even when the
 	// caller gave up, so the client never exceeds the server's bound.
-	// Defaults to 64, the server's default bound.
+	//
+	// The server announces its own bound in the handshake (Limits); the
+	// client holds its calls to the smaller of the two. Defaults to 0: the
+	// server's announced bound alone, or DefaultMaxInFlight (64, the
+	// server's default) when the server announces none.
+	//
+	// When the server also announces a request rate and burst, every
+	// request the client sends on its own (Call, Heartbeat, automatic
+	// heartbeats, Renew; never the DISCONNECT of Close) first waits until
+	// the server's token bucket, as the client must assume it, has a token
+	// for it; this also keeps at most burst requests awaiting answers at
+	// once. The wait honours the caller's context, and fails at once when
+	// the rate would hold the request past the context's deadline. Send and
+	// SendRaw, for tests, never wait. See Call.
 	MaxInFlight int
 
 	// MaxMessageSize is the largest response payload accepted, in bytes; a
@@ -124,8 +140,8 @@ func (o *Options) withDefaults() (Options, error) {
 		return c, errors.New("client: Options.HeartbeatInterval is negative")
 	}
 	c.HTTPHeader = o.HTTPHeader.Clone()
-	if c.MaxInFlight <= 0 {
-		c.MaxInFlight = DefaultMaxInFlight
+	if c.MaxInFlight < 0 {
+		c.MaxInFlight = 0 // unset: the server's bound decides (inFlightBound)
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize

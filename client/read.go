@@ -52,7 +52,7 @@ func (c *Client) readLoop() {
 // never blocks.
 func (c *Client) dispatch(resp *pb.RatatoskrResponse) {
 	if id := resp.GetRequestId(); id != "" {
-		if p := c.take(id); p != nil {
+		if p := c.take(id, resp); p != nil {
 			p.ch <- resp // buffered; discarded if the caller left
 			return
 		}
