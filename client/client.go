@@ -140,6 +140,10 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	c.session = sess
 	c.setLimits(limits)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	// Cancelling c.ctx drops the connection under the reader. One
+	// registration here, instead of reading with c.ctx, which would make
+	// coder/websocket arm a timer for every frame read.
+	context.AfterFunc(c.ctx, func() { c.conn.CloseNow() })
 
 	c.wg.Add(2)
 	go c.readLoop()  // stopped by a read error; Close and abort cause one by cancelling c.ctx

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -26,11 +27,12 @@ func (c *Client) Unsolicited() <-chan *pb.RatatoskrResponse { return c.unsolicit
 
 // readLoop reads responses and dispatches them until the connection fails.
 // It is owned by the Client; Close and abort stop it by cancelling c.ctx,
-// which makes coder/websocket close the connection under the read.
+// which closes the connection under the read (see Dial). It reads with a
+// context that never ends, so that no timer is armed per frame.
 func (c *Client) readLoop() {
 	defer c.wg.Done()
 	for {
-		typ, data, err := c.conn.Read(c.ctx)
+		typ, data, err := c.conn.Read(context.Background())
 		if err != nil {
 			c.shutdown(err)
 			return
