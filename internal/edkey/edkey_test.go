@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"testing"
@@ -179,24 +180,55 @@ func TestSpeccheckKeys(t *testing.T) {
 	}
 }
 
-// Every public key of Wycheproof's EdDSA set is an ordinary key: the set
-// varies signatures, and Check must not refuse a key that is good.
-func TestWycheproofKeys(t *testing.T) {
+// wycheproofCase is one verification case of Wycheproof's EdDSA set
+// (testdata), decoded.
+type wycheproofCase struct {
+	tcID          int
+	pub, msg, sig []byte
+	valid         bool
+	about         string // the case's comment and flags, for messages
+}
+
+// wycheproofCases reads every case of the set.
+func wycheproofCases(t *testing.T) []wycheproofCase {
+	t.Helper()
 	var doc struct {
 		TestGroups []struct {
 			PublicKey struct {
 				PK string `json:"pk"`
 			} `json:"publicKey"`
+			Tests []struct {
+				TcID    int      `json:"tcId"`
+				Msg     string   `json:"msg"`
+				Sig     string   `json:"sig"`
+				Result  string   `json:"result"`
+				Flags   []string `json:"flags"`
+				Comment string   `json:"comment"`
+			} `json:"tests"`
 		} `json:"testGroups"`
 	}
 	readJSON(t, "testdata/wycheproof-ed25519_test.json", &doc)
-	if len(doc.TestGroups) == 0 {
-		t.Fatal("no test groups")
-	}
+	var out []wycheproofCase
 	for _, g := range doc.TestGroups {
 		pub, _ := hex.DecodeString(g.PublicKey.PK)
-		if err := Check(pub); err != nil {
-			t.Errorf("Check(%s) = %v", g.PublicKey.PK, err)
+		for _, tc := range g.Tests {
+			msg, _ := hex.DecodeString(tc.Msg)
+			sig, _ := hex.DecodeString(tc.Sig)
+			out = append(out, wycheproofCase{tc.TcID, pub, msg, sig, tc.Result == "valid", fmt.Sprintf("%s %v", tc.Comment, tc.Flags)})
+		}
+	}
+	if len(out) != 151 {
+		t.Fatalf("%d Wycheproof cases, want 151", len(out))
+	}
+	return out
+}
+
+// Every public key of Wycheproof's EdDSA set is an ordinary key: the set
+// varies signatures, and Check must not refuse a key that is good.
+func TestWycheproofKeys(t *testing.T) {
+	for _, c := range wycheproofCases(t) {
+		if err := Check(c.pub); err != nil {
+			t.Errorf("tcId %d: Check(%x) = %v", c.tcID, c.pub, err)
 		}
 	}
 }

@@ -11,44 +11,17 @@ import (
 // set: valid signatures, and every kind of invalid one (truncated,
 // malleable S, S >= L, garbage, non-canonical R).
 func TestVerifyWycheproof(t *testing.T) {
-	var doc struct {
-		TestGroups []struct {
-			PublicKey struct {
-				PK string `json:"pk"`
-			} `json:"publicKey"`
-			Tests []struct {
-				TcID    int      `json:"tcId"`
-				Msg     string   `json:"msg"`
-				Sig     string   `json:"sig"`
-				Result  string   `json:"result"`
-				Flags   []string `json:"flags"`
-				Comment string   `json:"comment"`
-			} `json:"tests"`
-		} `json:"testGroups"`
-	}
-	readJSON(t, "testdata/wycheproof-ed25519_test.json", &doc)
-	n := 0
-	for _, g := range doc.TestGroups {
-		pub, _ := hex.DecodeString(g.PublicKey.PK)
-		k, err := Parse(pub)
+	for _, c := range wycheproofCases(t) {
+		k, err := Parse(c.pub)
 		if err != nil {
-			t.Fatalf("Parse(%s): %v", g.PublicKey.PK, err)
+			t.Fatalf("Parse(%x): %v", c.pub, err)
 		}
-		for _, tc := range g.Tests {
-			msg, _ := hex.DecodeString(tc.Msg)
-			sig, _ := hex.DecodeString(tc.Sig)
-			want := tc.Result == "valid"
-			if got := k.Verify(msg, sig); got != want {
-				t.Errorf("tcId %d (%s %v): Verify = %v, want %v", tc.TcID, tc.Comment, tc.Flags, got, want)
-			}
-			if std := ed25519.Verify(pub, msg, sig); std != want {
-				t.Errorf("tcId %d: crypto/ed25519 = %v, want %v", tc.TcID, std, want)
-			}
-			n++
+		if got := k.Verify(c.msg, c.sig); got != c.valid {
+			t.Errorf("tcId %d (%s): Verify = %v, want %v", c.tcID, c.about, got, c.valid)
 		}
-	}
-	if n < 150 {
-		t.Fatalf("only %d cases", n)
+		if std := ed25519.Verify(c.pub, c.msg, c.sig); std != c.valid {
+			t.Errorf("tcId %d: crypto/ed25519 = %v, want %v", c.tcID, std, c.valid)
+		}
 	}
 }
 
