@@ -55,8 +55,10 @@ type ending struct {
 
 // conn is one WebSocket connection and its session.
 //
-// Goroutines: the ServeHTTP goroutine runs serve, which is the read loop
-// and then the teardown; it is the only goroutine an idle connection has.
+// Goroutines: the goroutine ServeHTTP starts runs serve, which is the read
+// loop and then the teardown; it is the only goroutine an idle connection
+// has, and it starts with a fresh stack (net/http's goroutine, whose stack
+// grew parsing the request, returns).
 // Others come and go with work, each counted by wg and awaited by the
 // teardown: workers serving business requests (dispatch.go), which exit
 // after workerIdle without work; a ping, every PingInterval, for as long

@@ -20,7 +20,10 @@
 // failure, a stable error code (envelope.Code). Per-request errors leave
 // the connection usable.
 //
-// An idle connection costs one goroutine, its read loop. Business
+// ServeHTTP returns once the connection is upgraded; the connection is
+// served on a goroutine of its own (Shutdown waits for it). An idle
+// connection costs that one goroutine, its read loop, on a small stack
+// of its own. Business
 // requests are served by per-connection workers that exist while there is
 // work (at most Options.MaxInFlight requests at once, past which requests
 // get RATE_LIMITED), answers pending together are written with one system

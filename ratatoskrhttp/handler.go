@@ -169,13 +169,20 @@ func (h *Handler) Sessions() int {
 	return len(h.conns)
 }
 
-// ServeHTTP upgrades the request to a WebSocket and serves the connection
-// until it ends. While the handler shuts down it answers 503.
+// ServeHTTP upgrades the request to a WebSocket and returns: the
+// connection is served on a goroutine of its own until it ends (Shutdown
+// waits for it). While the handler shuts down it answers 503.
+//
+// The goroutine net/http ran ServeHTTP on has grown its stack parsing the
+// request and upgrading it; returning frees it, and the connection's own
+// goroutine starts small, so an idle connection costs a small stack.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.accept(w, r)
 	if !ok {
 		return
 	}
-	defer h.release(c)
-	c.serve()
+	go func() { // counted in h.wg by accept; Shutdown waits for it
+		defer h.release(c)
+		c.serve()
+	}()
 }
