@@ -407,7 +407,8 @@ func TestLimitsAnnounced(t *testing.T) {
 		opts *ratatoskrhttp.Options
 		want envelope.Limits
 	}{
-		{"defaults", nil, envelope.Limits{MaxInFlight: 64}},
+		{"defaults", nil, envelope.Limits{MaxInFlight: 64, RequestRate: 100, RequestBurst: 300}},
+		{"rate off", &ratatoskrhttp.Options{RequestRate: -1}, envelope.Limits{MaxInFlight: 64}},
 		{"all", &ratatoskrhttp.Options{MaxInFlight: 3, RequestRate: 50, RequestBurst: 7}, envelope.Limits{MaxInFlight: 3, RequestRate: 50, RequestBurst: 7}},
 		{"default burst", &ratatoskrhttp.Options{RequestRate: 0.5}, envelope.Limits{MaxInFlight: 64, RequestRate: 0.5, RequestBurst: 1}},
 		{"infinite rate", &ratatoskrhttp.Options{RequestRate: rate.Inf}, envelope.Limits{MaxInFlight: 64}},

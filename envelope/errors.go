@@ -49,6 +49,10 @@ const (
 	CodeUnavailable        Code = "UNAVAILABLE"
 	CodeInternal           Code = "INTERNAL"
 	CodeConnectionRejected Code = "CONNECTION_REJECTED"
+	// CodeSessionReplaced ends a session displaced by a newer session of
+	// the same device past the server's sessions-per-device limit. A client
+	// should not reconnect on it: the device is already connected.
+	CodeSessionReplaced Code = "SESSION_REPLACED"
 )
 
 // Codes lists every protocol error code, in DESIGN.md order.
@@ -58,7 +62,7 @@ func Codes() []Code {
 		CodeTimestampInvalid, CodeSignatureInvalid, CodeReplayDetected, CodeAuthFailed,
 		CodeIdentityMismatch, CodeHandshakeRequired, CodeUnknownService, CodeRateLimited,
 		CodeSessionExpired, CodeServerShutdown, CodeUnavailable, CodeInternal,
-		CodeConnectionRejected,
+		CodeConnectionRejected, CodeSessionReplaced,
 	}
 }
 
@@ -100,7 +104,7 @@ func (c Code) Kind() Kind {
 	case CodeSchemaInvalid, CodeNonceInvalid, CodeTimestampInvalid, CodeUnknownService:
 		return KindValidation
 	case CodeHandshakeRequired, CodeRateLimited, CodeSessionExpired, CodeServerShutdown,
-		CodeUnavailable, CodeInternal, CodeConnectionRejected:
+		CodeUnavailable, CodeInternal, CodeConnectionRejected, CodeSessionReplaced:
 		return KindConnection
 	case CodeSignatureInvalid, CodeReplayDetected, CodeAuthFailed, CodeIdentityMismatch:
 		return KindSecurity

@@ -23,7 +23,7 @@ func TestCodeKinds(t *testing.T) {
 		}
 		kinds[k]++
 	}
-	if len(envelope.Codes()) != 17 || len(kinds) != 4 {
+	if len(envelope.Codes()) != 18 || len(kinds) != 4 {
 		t.Fatalf("%d codes in %d kinds", len(envelope.Codes()), len(kinds))
 	}
 	if envelope.Code("PAYMENT_DECLINED").Kind() != envelope.KindApplication {

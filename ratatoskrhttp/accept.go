@@ -3,9 +3,9 @@ package ratatoskrhttp
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/ratatoskr-proto/ratatoskr/internal/clip"
 )
@@ -13,12 +13,23 @@ import (
 // accept upgrades r and registers the connection, or answers with an HTTP
 // error and reports false.
 func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
+	addr := h.o.ClientAddr(r)
 	h.mu.Lock()
-	draining := h.draining
+	status := http.StatusServiceUnavailable
+	if !h.draining {
+		status = h.admit(addr)
+	}
 	h.mu.Unlock()
-	if draining {
+	switch status {
+	case 0:
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Connection", "close")
-		http.Error(w, "ratatoskr: server shutting down", http.StatusServiceUnavailable)
+		http.Error(w, "ratatoskr: server shutting down or full", status)
+		return nil, false
+	default:
+		h.log.Warn("ratatoskr: upgrade refused, too many handshakes from this address", "remote", r.RemoteAddr, "addr", addr)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "ratatoskr: too many connections from this address", status)
 		return nil, false
 	}
 	cw := &corkWriter{ResponseWriter: w}
@@ -29,11 +40,14 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 	if err != nil {
 		// Accept has written the HTTP error.
 		h.log.Debug("ratatoskr: upgrade refused", "remote", r.RemoteAddr, "err", err)
+		h.mu.Lock()
+		h.unpendAddr(addr)
+		h.mu.Unlock()
 		return nil, false
 	}
-	// Frames up to four times the message limit are read and answered with
-	// PAYLOAD_TOO_LARGE; larger ones close the connection (1009).
-	ws.SetReadLimit(int64(h.validator.Options().MaxMessageSize) * 4)
+	// Until the session is open, a frame is a CONNECTION_REQUEST of a few
+	// KiB; opened raises the limit.
+	ws.SetReadLimit(int64(h.o.MaxHandshakeSize))
 
 	values := context.WithoutCancel(r.Context())
 	ctx, cancel := context.WithCancel(values)
@@ -43,6 +57,9 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 		cork:   cw.conn,
 		remote: r.RemoteAddr,
 		origin: clip.String(r.Header.Get("Origin"), logTextLen),
+		addr:   addr,
+		born:   time.Now(),
+		unauth: true,
 		ctx:    ctx,
 		cancel: cancel,
 		values: values,
@@ -51,12 +68,10 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 	}
 	c.wcond.L = &c.wmu
 	c.closeDone = make(chan struct{})
-	if h.o.RequestRate > 0 {
-		c.limiter = rate.NewLimiter(h.o.RequestRate, h.o.RequestBurst)
-	}
 
 	h.mu.Lock()
 	if h.draining {
+		h.unpend(c)
 		h.mu.Unlock()
 		cancel()
 		ws.Close(CloseGoingAway, "server shutting down")
@@ -73,6 +88,8 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 func (h *Handler) release(c *conn) {
 	h.mu.Lock()
 	delete(h.conns, c)
+	h.unpend(c)
+	h.unregister(c)
 	h.mu.Unlock()
 	h.wg.Done()
 }

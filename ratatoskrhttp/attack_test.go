@@ -238,14 +238,15 @@ func newLogger(b *logBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// An unauthenticated CONNECTION_REQUEST whose version is 512 KiB gets a
-// refusal that quotes a few hundred bytes of it at most, marked as cut,
-// and the log does not store it either.
+// An unauthenticated CONNECTION_REQUEST whose version is 8 KiB (within
+// the handshake's read limit) gets a refusal that quotes a few hundred
+// bytes of it at most, marked as cut, and the log does not store it
+// either.
 func TestAttackUnboundedReflection(t *testing.T) {
 	var logs logBuffer
 	hs := newHarness(t, &ratatoskrhttp.Options{Logger: newLogger(&logs)}, nil)
 	d := newDevice(t, "alice", "phone-1").dial(hs)
-	huge := strings.Repeat("v", 512<<10)
+	huge := strings.Repeat("v", 8<<10)
 	req := d.connectionRequest(d.token)
 	req.Payload, _ = proto.Marshal(&pb.ConnectionRequestPayload{DeviceIdentity: "phone-1", AuthenticationToken: d.token, Version: huge})
 	d.resign(req)
@@ -259,7 +260,7 @@ func TestAttackUnboundedReflection(t *testing.T) {
 	d.expectClose(websocket.StatusPolicyViolation)
 
 	// Long identifiers in a refused frame are cut in the log as well.
-	long := newDevice(t, strings.Repeat("u", 100<<10), "phone-2").dial(hs)
+	long := newDevice(t, strings.Repeat("u", 10<<10), "phone-2").dial(hs)
 	long.send(long.connectionRequest("not-a-token"))
 	long.recv()
 	if recs := logs.records(t); len(recs) == 0 {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
@@ -81,8 +80,13 @@ type conn struct {
 	cancel context.CancelFunc
 	values context.Context // the HTTP request's values (context.WithoutCancel)
 
-	limiter *rate.Limiter // nil: no rate limit
-	abuse   atomic.Int32  // protocol errors so far
+	addr  string       // the client address the per-address limits count by
+	born  time.Time    // when the connection was accepted
+	abuse atomic.Int64 // the abuse bucket (countAbuse): ns after born at which it is empty
+
+	// Under h.mu:
+	unauth bool   // counted among its address's connections not yet open
+	scope  string // registered among its device's sessions under this scope
 
 	work chan *work     // to idle workers
 	done chan struct{}  // closed at teardown: idle workers exit
@@ -92,7 +96,8 @@ type conn struct {
 	state     state
 	sess      *Session // nil until the handshake succeeds; replaced on renewal
 	end       ending   // set when draining starts
-	busy      int      // handshakes and renewals being checked on the read loop
+	busy      int      // handshakes and renewals being checked
+	renewing  bool     // a renewal is being checked
 	inflight  workList // business requests admitted and not yet answered
 	gone      bool     // teardown started: no new goroutine may start
 	handshake *time.Timer
@@ -190,6 +195,9 @@ func (c *conn) opened(sess *Session) (envelope.Code, bool) {
 	case stateHandshaking:
 		c.state = stateOpen
 		c.handshake.Stop()
+		// Frames up to four times the message limit are read and answered
+		// with PAYLOAD_TOO_LARGE; larger ones close the connection (1009).
+		c.ws.SetReadLimit(int64(c.h.validator.Options().MaxMessageSize) * 4)
 		c.expiry = time.AfterFunc(sess.ExpiresAt.Sub(c.h.now()), c.expired)
 	case stateOpen:
 		c.expiry.Reset(sess.ExpiresAt.Sub(c.h.now()))
@@ -210,6 +218,24 @@ func (c *conn) beginEnd(e ending) {
 		c.mu.Unlock()
 		return
 	}
+	c.ending(e)
+}
+
+// beginEndIfOpen is beginEnd for an open session only; it reports whether
+// the session was open.
+func (c *conn) beginEndIfOpen(e ending) bool {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return false
+	}
+	c.ending(e)
+	return true
+}
+
+// ending moves the connection to draining with e; the caller holds c.mu,
+// which ending releases.
+func (c *conn) ending(e ending) {
 	c.state = stateDraining
 	c.end = e
 	if c.handshake != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 var (
-	errRateLimited = envelope.NewError(envelope.CodeRateLimited, "too many requests on this connection")
+	errRateLimited = envelope.NewError(envelope.CodeRateLimited, "too many requests from this device, slow down")
 	errInFlight    = envelope.NewError(envelope.CodeRateLimited, "too many requests in flight on this connection")
 	errTimedOut    = envelope.NewError(envelope.CodeUnavailable, "request timed out")
 	errCancelled   = envelope.NewError(envelope.CodeUnavailable, "request cancelled: the session is ending")
@@ -175,6 +175,11 @@ func (c *conn) serveBusiness(w *work) {
 		}
 	}()
 
+	if err := c.limitBusiness(&w.ctx, w.sess, service); err != nil {
+		c.logRequest(req, service, w.start, err)
+		c.answer(w, envelope.Failure(t, id, err, c.h.now()))
+		return
+	}
 	if err := c.h.validator.Validate(&w.ctx, req, expect(w.sess)); err != nil {
 		c.logRequest(req, service, w.start, err)
 		c.answer(w, envelope.Failure(t, id, err, c.h.now()))

@@ -1,6 +1,7 @@
 package ratatoskrhttp
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	"github.com/ratatoskr-proto/ratatoskr/internal/opt"
+	"github.com/ratatoskr-proto/ratatoskr/ratelimit"
 )
 
 // Subprotocol is the WebSocket subprotocol selected when a client offers
@@ -50,11 +52,75 @@ type Options struct {
 	// connection; past it a request is refused with RATE_LIMITED at once,
 	// so the connection never stalls. Defaults to 64.
 	MaxInFlight int
-	// RequestRate limits the requests per second on one connection, with
-	// bursts of RequestBurst; a request over the limit gets RATE_LIMITED.
-	// Defaults to no limit. RequestBurst defaults to max(1, RequestRate).
+	// RequestRate limits the requests per second of one device, across
+	// its connections on this replica, with bursts of RequestBurst; every
+	// request type counts but DISCONNECT. A request over the limit gets
+	// RATE_LIMITED and the connection stays. Defaults to 100 requests/s
+	// with a burst of 300: far above what a phone sends, and a flood meets
+	// it at once. A negative RequestRate turns the limit off. RequestBurst
+	// defaults to 3 × RequestRate (at least 1). The limit is announced to
+	// the device in the connection response.
 	RequestRate  rate.Limit
 	RequestBurst int
+	// DeviceLimiter, when set, replaces the limit RequestRate describes:
+	// it is asked once per request, keyed by the device (see
+	// envelope.Scope), for instance a ratelimit/redisrate limiter shared
+	// by every replica. It is called on the connection's read loop, so its
+	// latency bounds one connection's request rate. Errors fail closed
+	// (UNAVAILABLE).
+	DeviceLimiter ratelimit.Limiter
+	// UserLimiter, when set, limits the business requests of each user
+	// (keyed by user id) across devices. Defaults to none.
+	UserLimiter ratelimit.Limiter
+	// ServiceLimiters, when set, limit the business requests each service
+	// gets from all devices together on this replica (or across replicas,
+	// with shared limiters), keyed by the service name. Services not in
+	// the map are not limited. Defaults to none.
+	ServiceLimiters map[string]ratelimit.Limiter
+	// MaxSessionsPerDevice bounds the open sessions of one device (same
+	// user and device id) on this replica. Defaults to 4; negative: no
+	// bound. What happens past it is SessionPolicy's choice.
+	MaxSessionsPerDevice int
+	// SessionPolicy says what a handshake past MaxSessionsPerDevice does.
+	// Defaults to DisplaceOldest.
+	SessionPolicy SessionPolicy
+	// MaxConnections bounds the connections the handler holds at once;
+	// upgrades past it are refused with HTTP 503. Defaults to 50,000;
+	// negative: no bound.
+	MaxConnections int
+	// MaxPendingPerAddr bounds the connections from one remote address
+	// that have not completed their handshake; upgrades past it are
+	// refused with HTTP 429. Defaults to 64; negative: no bound.
+	MaxPendingPerAddr int
+	// HandshakeRatePerAddr limits the upgrades per second from one remote
+	// address, with bursts of HandshakeBurstPerAddr; upgrades past it are
+	// refused with HTTP 429. Default to 50/s with a burst of 200 (many
+	// devices may share one address behind a carrier's NAT); a negative
+	// rate turns the limit off.
+	HandshakeRatePerAddr  rate.Limit
+	HandshakeBurstPerAddr int
+	// ClientAddr returns the remote address that MaxPendingPerAddr and
+	// HandshakeRatePerAddr count by. Defaults to the host part of
+	// r.RemoteAddr; behind a reverse proxy, return the client address the
+	// proxy vouches for (and only that: a header a client can set freely
+	// would let it choose its own bucket).
+	ClientAddr func(r *http.Request) string
+	// MaxHandshakeSize bounds a frame read before the session is open: a
+	// CONNECTION_REQUEST is a few KiB. A larger frame ends the connection
+	// (1009). Defaults to 16 KiB.
+	MaxHandshakeSize int
+	// MaxConcurrentHandshakes bounds the token checks (the Authenticator
+	// and its key resolver, Revoked) running at once in the handler,
+	// handshakes and renewals together. A handshake waits for a turn until
+	// its deadline, then gets UNAVAILABLE. Defaults to 64.
+	MaxConcurrentHandshakes int
+	// Revoked, when set, is asked at every handshake and renewal, after
+	// the token verifies, whether the identity is revoked (consult a
+	// shared revocation list here). True refuses the handshake with
+	// AUTH_FAILED; an error refuses it with UNAVAILABLE. It runs within
+	// the handshake's deadline. To end sessions already open, use
+	// Handler.Disconnect.
+	Revoked func(ctx context.Context, id *auth.Identity) (bool, error)
 	// RequestTimeout bounds each service call through its context.
 	// Defaults to 30 s.
 	RequestTimeout time.Duration
@@ -70,10 +136,15 @@ type Options struct {
 	// requests before their contexts are cancelled and it closes. Defaults
 	// to 5 s. Shutdown waits until its own context ends instead.
 	DrainTimeout time.Duration
-	// MaxProtocolErrors is how many undecodable or forged frames (errors of
-	// the serialization and security kinds) a connection may send before
-	// it is closed with 1008. Defaults to 16.
-	MaxProtocolErrors int
+	// MaxProtocolErrors is how many refused frames a connection may send
+	// in a burst before it is closed with 1008: undecodable or forged
+	// frames (errors of the serialization and security kinds), requests
+	// refused with RATE_LIMITED and requests the replay store or a limiter
+	// could not check (UNAVAILABLE). The count decays: one error is
+	// forgotten every ProtocolErrorDecay, so a few errors a day never
+	// close a session while a flood does at once. Default to 16 and 10 s.
+	MaxProtocolErrors  int
+	ProtocolErrorDecay time.Duration
 	// ServerVersion is sent in the handshake response. Defaults to
 	// DefaultServerVersion.
 	ServerVersion string
@@ -108,6 +179,7 @@ type Handler struct {
 	log       *slog.Logger
 
 	mu       sync.Mutex
+	limits   limits // its maps are under mu
 	conns    map[*conn]struct{}
 	draining bool
 	wg       sync.WaitGroup
@@ -134,9 +206,8 @@ func New(opts *Options) *Handler {
 	opt.Default(&o.PingTimeout, 15*time.Second)
 	opt.Default(&o.DrainTimeout, 5*time.Second)
 	opt.Default(&o.MaxProtocolErrors, 16)
-	if o.RequestRate > 0 && o.RequestBurst <= 0 {
-		o.RequestBurst = max(1, int(o.RequestRate))
-	}
+	opt.Default(&o.ProtocolErrorDecay, 10*time.Second)
+	defaultLimits(&o)
 	if o.ServerVersion == "" {
 		o.ServerVersion = DefaultServerVersion
 	}
@@ -154,6 +225,7 @@ func New(opts *Options) *Handler {
 		validator: v,
 		now:       v.Options().Now,
 		log:       o.Logger,
+		limits:    newLimits(&o),
 		conns:     make(map[*conn]struct{}),
 		closed:    make(chan struct{}),
 	}

@@ -3,19 +3,69 @@ package ratatoskrhttp
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
+// Handshake refusals the server makes itself.
+var (
+	errHandshakesBusy   = envelope.NewError(envelope.CodeUnavailable, "too many handshakes at once, try again")
+	errHandshakeTimeout = envelope.NewError(envelope.CodeUnavailable, "the token check did not finish in time, try again")
+	errTooManySessions  = envelope.NewError(envelope.CodeRateLimited, "too many sessions for this device")
+	errRenewing         = envelope.NewError(envelope.CodeRateLimited, "a renewal is already being checked")
+	errRevoked          = envelope.NewError(envelope.CodeAuthFailed, "device token revoked")
+	errRevocation       = envelope.NewError(envelope.CodeUnavailable, "revocation list unavailable, try again")
+)
+
+// checkToken runs authenticate within the deadline by, on a goroutine of
+// its own, after waiting for one of the handler's MaxConcurrentHandshakes
+// turns. It returns by the deadline even when the Authenticator, its key
+// resolver or Revoked ignore their context: that goroutine then ends when
+// they return, and holds its turn until it does, so that such calls never
+// pile up beyond the bound.
+func (c *conn) checkToken(req *pb.RatatoskrRequest, by time.Time) (*Session, error) {
+	ctx, cancel := context.WithDeadline(c.values, by)
+	defer cancel()
+	turns := c.h.limits.handshakes
+	select {
+	case turns <- struct{}{}:
+	case <-ctx.Done():
+		return nil, errHandshakesBusy
+	}
+	type result struct {
+		sess *Session
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() { // awaited below until the deadline; past it, ends when the checks return
+		defer func() { <-turns }()
+		defer func() {
+			if v := recover(); v != nil {
+				c.h.log.Error("ratatoskr: panic checking a token", "remote", c.remote, "panic", v, "stack", string(debug.Stack()))
+				done <- result{err: envelope.WrapError(envelope.CodeInternal, errPanic.Message(), fmt.Errorf("ratatoskrhttp: token check panicked: %v", v))}
+			}
+		}()
+		sess, err := c.authenticate(ctx, req)
+		done <- result{sess, err}
+	}()
+	select {
+	case r := <-done:
+		return r.sess, r.err
+	case <-ctx.Done():
+		return nil, envelope.WrapError(envelope.CodeUnavailable, errHandshakeTimeout.Message(), ctx.Err())
+	}
+}
+
 // authenticate checks a CONNECTION_REQUEST: its schema, its payload, the
-// token, then the whole envelope with the token's key (nonce included). It
-// returns the session the request opens or renews.
-func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
+// token, then the whole envelope with the token's key (nonce included),
+// and last whether the identity is revoked. It returns the session the
+// request opens or renews.
+func (c *conn) authenticate(ctx context.Context, req *pb.RatatoskrRequest) (*Session, error) {
 	v := c.h.validator
 	if err := v.CheckSchema(req); err != nil {
 		return nil, err
@@ -27,8 +77,6 @@ func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
 	if ver := p.GetVersion(); ver != "" && ver != envelope.ProtocolVersion {
 		return nil, envelope.Errorf(envelope.CodeConnectionRejected, "protocol version %s is not supported, this server speaks %q", envelope.Quote(ver), envelope.ProtocolVersion)
 	}
-	ctx, cancel := context.WithTimeout(c.values, c.h.o.HandshakeTimeout)
-	defer cancel()
 	id, err := c.h.o.Authenticator.Authenticate(ctx, p.GetAuthenticationToken())
 	switch {
 	case errors.Is(err, auth.ErrUnavailable):
@@ -47,21 +95,41 @@ func (c *conn) authenticate(req *pb.RatatoskrRequest) (*Session, error) {
 	if err := v.Validate(ctx, req, envelope.Expect{UserID: id.UserID, DeviceID: id.DeviceID, Key: key}); err != nil {
 		return nil, err
 	}
+	if revoked := c.h.o.Revoked; revoked != nil {
+		r, err := revoked(ctx, id)
+		switch {
+		case err != nil:
+			return nil, envelope.WrapError(envelope.CodeUnavailable, errRevocation.Message(), err)
+		case r:
+			return nil, errRevoked
+		}
+	}
 	now := c.h.now()
 	expires := now.Add(c.h.o.MaxSessionDuration)
 	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
 		expires = id.ExpiresAt
 	}
-	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, key: key}, nil
+	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, key: key, scope: envelope.Scope(id.UserID, id.DeviceID)}, nil
 }
 
-// open runs the handshake on the read loop. A refusal is answered and
-// closes the connection with 1008.
+// open runs the handshake; the read loop waits for it, since nothing but
+// this CONNECTION_REQUEST may come before the answer. The token check
+// gets HandshakeTimeout from the request's arrival. A refusal is answered
+// and closes the connection with 1008. Past MaxSessionsPerDevice, the
+// device's oldest session is displaced or this one refused
+// (SessionPolicy).
 func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) {
 	c.check(+1)
-	sess, err := c.authenticate(req)
+	sess, err := c.checkToken(req, time.Now().Add(c.h.o.HandshakeTimeout))
 	if err == nil {
 		sess.ID, err = envelope.NewRequestID(c.h.o.Rand)
+	}
+	var displaced *conn
+	if err == nil {
+		var ok bool
+		if displaced, ok = c.h.register(c, sess.scope); !ok {
+			err = errTooManySessions
+		}
 	}
 	if err == nil {
 		if code, ok := c.opened(sess); !ok {
@@ -78,15 +146,40 @@ func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) {
 	c.check(-1)
 	c.h.log.Info("ratatoskr: session open", "session", sess.ID, "device", sess.Identity.DeviceID,
 		"user", sess.Identity.UserID, "expires_at", sess.ExpiresAt, "remote", c.remote)
+	if displaced != nil {
+		c.h.log.Info("ratatoskr: session replaced by a newer one of its device", "device", sess.Identity.DeviceID, "user", sess.Identity.UserID, "remote", displaced.remote)
+		displaced.beginEnd(replaced)
+	}
+}
+
+// startRenewal checks a CONNECTION_REQUEST on a live session on a
+// goroutine of its own, so that the read loop goes on serving the session
+// (heartbeats included) meanwhile. One renewal at a time: another one
+// meanwhile gets RATE_LIMITED.
+func (c *conn) startRenewal(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
+	c.mu.Lock()
+	if c.renewing || c.gone {
+		c.mu.Unlock()
+		c.logRequest(req, "", start, errRenewing)
+		c.fail(req.GetMessageType(), req.GetRequestId(), errRenewing)
+		return
+	}
+	c.renewing = true
+	c.busy++
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() { // owned by the connection: teardown waits; bounded by the token check's deadline
+		defer c.wg.Done()
+		c.renew(req, cur, start)
+		c.check(-1)
+	}()
 }
 
 // renew handles a CONNECTION_REQUEST on a live session: a fresh token for
 // the same user and device moves expires_at. A refused renewal is answered
 // but leaves the current session as it was.
 func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
-	c.check(+1)
-	defer c.check(-1)
-	sess, err := c.authenticate(req)
+	sess, err := c.checkToken(req, time.Now().Add(c.h.o.HandshakeTimeout))
 	if err == nil && (sess.Identity.UserID != cur.Identity.UserID || sess.Identity.DeviceID != cur.Identity.DeviceID) {
 		err = envelope.NewError(envelope.CodeIdentityMismatch, "a renewal must be for the session's user and device")
 	}
@@ -97,6 +190,10 @@ func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
 		}
 	}
 	c.logRequest(req, "", start, err)
+	// The next renewal may come once this one is answered.
+	c.mu.Lock()
+	c.renewing = false
+	c.mu.Unlock()
 	if err != nil {
 		c.send(c.encode(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now())), nil)
 		c.countAbuse(err)
@@ -105,9 +202,9 @@ func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
 	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess)), nil)
 }
 
-// check counts a handshake or renewal being checked on the read loop: a
-// session that starts ending meanwhile waits for its answer, and the
-// handshake timer does not cut it.
+// check counts a handshake or renewal being checked: a session that
+// starts ending meanwhile waits for its answer, and the handshake timer
+// does not cut it.
 func (c *conn) check(delta int) {
 	c.mu.Lock()
 	c.busy += delta
@@ -123,8 +220,10 @@ func (c *conn) check(delta int) {
 func (h *Handler) accepted(requestID string, sess *Session) *pb.RatatoskrResponse {
 	resp := envelope.ConnectionAccepted(requestID, sess.ID, sess.ExpiresAt, h.o.ServerVersion, h.now())
 	l := envelope.Limits{MaxInFlight: h.o.MaxInFlight}
-	if r := float64(h.o.RequestRate); r > 0 && r != float64(rate.Inf) {
-		l.RequestRate, l.RequestBurst = r, h.o.RequestBurst
+	if d := h.limits.device; d != nil {
+		if dl := d.Limit(); dl.Valid() {
+			l.RequestRate, l.RequestBurst = dl.Rate, dl.Burst
+		}
 	}
 	resp.Metadata = l.Metadata()
 	return resp

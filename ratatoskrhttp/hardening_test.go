@@ -178,13 +178,17 @@ type panicAuth struct{}
 
 func (panicAuth) Authenticate(context.Context, string) (*auth.Identity, error) { panic("auth bug") }
 
-// A panic in the read path (here a custom Authenticator) closes the
-// connection with 1011 instead of leaving it hanging.
-func TestPanicInReadPathCloses(t *testing.T) {
+// A panic in a custom Authenticator refuses the handshake with INTERNAL
+// (close 1008) instead of leaving the connection hanging; the detail stays
+// in the log.
+func TestPanicInAuthenticatorRefuses(t *testing.T) {
 	hs := newHarness(t, &ratatoskrhttp.Options{Authenticator: panicAuth{}}, nil)
 	d := newDevice(t, "alice", "phone-1").dial(hs)
-	d.send(d.connectionRequest(d.token))
-	d.expectClose(websocket.StatusInternalError)
+	resp := d.expectCode(d.connectionRequest(d.token), envelope.CodeInternal)
+	if strings.Contains(resp.ErrorMessage, "auth bug") {
+		t.Fatal("panic value leaked")
+	}
+	d.expectClose(websocket.StatusPolicyViolation)
 }
 
 // A text frame is refused with 1003 whatever its size.

@@ -2,6 +2,7 @@ package ratatoskrhttp_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -158,13 +159,13 @@ func TestIdleConnectionHasOneGoroutine(t *testing.T) {
 	const n = 20
 	devices := make([]*device, n)
 	for i := range devices {
-		devices[i] = newDevice(t, "alice", "phone-1").connect(hs)
+		devices[i] = newDevice(t, "alice", fmt.Sprintf("phone-%d", i)).connect(hs)
 		devices[i].echo() // a worker ran; it must go away again
 	}
 	time.Sleep(300 * time.Millisecond) // their workers exit after 100 ms idle
 	before := runtime.NumGoroutine()
-	for range n {
-		newDevice(t, "bob", "laptop").connect(hs).echo()
+	for i := range n {
+		newDevice(t, "bob", fmt.Sprintf("laptop-%d", i)).connect(hs).echo()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {

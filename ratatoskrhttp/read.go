@@ -55,10 +55,22 @@ func (c *conn) readFrameDone(typ websocket.MessageType, frame *bytes.Buffer, too
 	}
 	req, err := c.h.validator.Decode(frame.Bytes())
 	if err != nil {
+		if c.handshaking() {
+			// Before the handshake the first bad frame ends the connection.
+			c.closeWith(envelope.Failure(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err, c.h.now()), ClosePolicyViolation, "handshake required")
+			return
+		}
 		c.fail(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err)
 		return
 	}
 	c.handle(req)
+}
+
+// handshaking reports whether no session has been opened yet.
+func (c *conn) handshaking() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateHandshaking
 }
 
 // closed reports whether the close frame is queued or the connection cut.
@@ -172,7 +184,7 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), ClosePolicyViolation, "handshake required")
 			return
 		}
-		c.deep(func() { c.open(req, start) })
+		c.open(req, start)
 		return
 	}
 	switch t {
@@ -184,17 +196,19 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 		return
 	}
 	// A polite goodbye is never refused by the rate limit.
-	if t != pb.MessageType_DISCONNECT && c.limiter != nil && !c.limiter.Allow() {
-		c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, errRateLimited)
-		c.fail(t, req.GetRequestId(), errRateLimited)
-		return
+	if t != pb.MessageType_DISCONNECT {
+		if err := c.limitRequest(sess); err != nil {
+			c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, err)
+			c.fail(t, req.GetRequestId(), err)
+			return
+		}
 	}
 	switch t {
 	case pb.MessageType_BUSINESS_REQUEST:
 		c.dispatch(req, start)
 		return
 	case pb.MessageType_CONNECTION_REQUEST:
-		c.deep(func() { c.renew(req, sess, start) })
+		c.startRenewal(req, sess, start)
 		return
 	}
 	var err error

@@ -44,7 +44,8 @@ type Session struct {
 	// RemoteAddr is the peer's address as net/http saw it.
 	RemoteAddr string
 
-	key envelope.DeviceKey // Identity.PublicKey, checked once at the handshake
+	key   envelope.DeviceKey // Identity.PublicKey, checked once at the handshake
+	scope string             // envelope.Scope of the identity: the device's key in limits
 }
 
 // Response is a service's successful answer. The handler reads it once the

@@ -310,19 +310,6 @@ func (c *conn) fail(t pb.MessageType, requestID string, err error) {
 	c.countAbuse(err)
 }
 
-// countAbuse counts serialization and security errors; at
-// MaxProtocolErrors the session ends with 1008, after the requests in
-// flight have answered.
-func (c *conn) countAbuse(err error) {
-	switch envelope.CodeOf(err).Kind() {
-	case envelope.KindSerialization, envelope.KindSecurity:
-		if n := int(c.abuse.Add(1)); n == c.h.o.MaxProtocolErrors {
-			c.h.log.Warn("ratatoskr: too many protocol errors, closing", "remote", c.remote, "last", clip.String(err.Error(), logTextLen))
-			c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: ClosePolicyViolation, reason: "too many protocol errors"})
-		}
-	}
-}
-
 // logTextLen bounds every string a log record repeats from the peer
 // (identifiers, service, Origin, error causes): longer ones are cut and
 // marked, so a peer cannot write megabytes into the log.
