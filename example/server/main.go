@@ -12,12 +12,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -53,6 +55,10 @@ func run(logger *slog.Logger) error {
 	tlsCert := flag.String("tls-cert", "", "TLS certificate PEM file; with -tls-key, serve TLS 1.3 only")
 	tlsKey := flag.String("tls-key", "", "TLS private key PEM file")
 	shutdownTimeout := flag.Duration("shutdown-timeout", yggdrasil.DefaultShutdownTimeout, "how long a graceful shutdown may take")
+	deviceRate := flag.Float64("device-rate", 0, "requests per second one device may send (default 100; negative: no limit)")
+	deviceBurst := flag.Int("device-burst", 0, "requests one device may send at once above -device-rate (default 3 x the rate)")
+	addrRate := flag.Float64("addr-handshake-rate", 0, "WebSocket upgrades per second from one client address (default 50; negative: no limit)")
+	adminTokenFile := flag.String("admin-token-file", "", "file holding the bearer token that enables POST /admin/disconnect (env RATATOSKR_ADMIN_TOKEN); default: no admin route")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
@@ -65,6 +71,21 @@ func run(logger *slog.Logger) error {
 		TLSCertFile:     *tlsCert,
 		TLSKeyFile:      *tlsKey,
 		ShutdownTimeout: *shutdownTimeout,
+
+		DeviceRate:           *deviceRate,
+		DeviceBurst:          *deviceBurst,
+		HandshakeRatePerAddr: *addrRate,
+		AdminToken:           os.Getenv("RATATOSKR_ADMIN_TOKEN"),
+	}
+	if *adminTokenFile != "" {
+		b, err := os.ReadFile(*adminTokenFile)
+		if err != nil {
+			return fmt.Errorf("reading -admin-token-file: %w", err)
+		}
+		cfg.AdminToken = strings.TrimSpace(string(b))
+	}
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < 16 {
+		return errors.New("the admin token must be at least 16 characters")
 	}
 	if *secret == "" {
 		*secret = os.Getenv("RATATOSKR_JWT_SECRET")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
@@ -50,6 +51,19 @@ type Config struct {
 	// ShutdownTimeout bounds Serve's graceful shutdown. Defaults to
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// DeviceRate and DeviceBurst set the per-device request rate
+	// (ratatoskrhttp.Options.RequestRate and RequestBurst): zero means the
+	// library's default (100/s, burst 300), a negative rate no limit.
+	DeviceRate  float64
+	DeviceBurst int
+	// HandshakeRatePerAddr sets the upgrades per second one client
+	// address may make (Options.HandshakeRatePerAddr): zero means the
+	// default (50/s, burst 200), negative no limit.
+	HandshakeRatePerAddr float64
+	// AdminToken, when set, enables POST /admin/disconnect, the kill
+	// switch, for requests that carry it as "Authorization: Bearer
+	// <token>". Default: the admin route is off.
+	AdminToken string
 }
 
 // Server is the example platform backend. It is an http.Handler (the chi
@@ -109,9 +123,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	}
 
 	s.rt = ratatoskrhttp.New(&ratatoskrhttp.Options{
-		Authenticator: a,
-		Validation:    validation,
-		Logger:        logger,
+		Authenticator:        a,
+		Validation:           validation,
+		Logger:               logger,
+		RequestRate:          rate.Limit(cfg.DeviceRate),
+		RequestBurst:         cfg.DeviceBurst,
+		HandshakeRatePerAddr: rate.Limit(cfg.HandshakeRatePerAddr),
 	})
 	s.rt.Use(ratatoskrhttp.Recoverer(func(ctx context.Context, req *ratatoskrhttp.Request, v any, stack []byte) {
 		logger.Error("service panicked", "service", req.Service, "request_id", req.RequestID, "panic", v, "stack", string(stack))
@@ -126,6 +143,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		r.Get("/healthz", healthz)
 		r.Get("/api/providers", s.listProviders)
 		r.Get("/api/offers", s.listOffers)
+		if cfg.AdminToken != "" {
+			r.With(requireBearer(cfg.AdminToken)).Post("/admin/disconnect", s.disconnect)
+		}
 	})
 	// Ratatoskr logs its own line per request; the upgrade itself is a
 	// long-lived connection, not an access-log entry.
