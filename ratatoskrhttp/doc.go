@@ -23,14 +23,21 @@
 // ServeHTTP returns once the connection is upgraded; the connection is
 // served on a goroutine of its own (Shutdown waits for it). An idle
 // connection costs that one goroutine, its read loop, on a small stack
-// of its own. Business
-// requests are served by per-connection workers that exist while there is
-// work (at most Options.MaxInFlight requests at once, past which requests
-// get RATE_LIMITED), answers pending together are written with one system
-// call, and timers (handshake, expiry, request deadlines, pings) are
-// callbacks, not goroutines. A peer that does not read within
-// Options.WriteTimeout is dropped, and undecodable or forged frames past
-// Options.MaxProtocolErrors close the connection.
+// of its own. Business requests are served by per-connection workers that
+// exist while there is work (at most Options.MaxInFlight requests at once,
+// past which requests get RATE_LIMITED), answers pending together are
+// written with one system call, and timers (handshake, expiry, request
+// deadlines, pings) are callbacks, not goroutines. Token checks run on a
+// goroutine of their own, bounded by the handshake timeout. A peer that
+// does not read within Options.WriteTimeout is dropped, and a burst of
+// refused frames (Options.MaxProtocolErrors) closes the connection.
+//
+// Limits are on by default (see Options): a per-device request rate across
+// the device's connections, sessions per device (the newest displaces the
+// oldest with SESSION_REPLACED), a connection cap, per-address caps on
+// connections waiting for their handshake and on the upgrade rate, and a
+// small read limit before the handshake. Handler.Disconnect is the
+// operator's kill switch; Options.Revoked keeps revoked devices out.
 //
 // A connection is handshaking, open, draining or closed. Sessions end when
 // the token (or Options.MaxSessionDuration) expires, when the device sends
