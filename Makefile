@@ -1,11 +1,11 @@
-# Ratatoskr: make test (vet + race tests), make demo, make bench, make bench-e2e, make fuzz, make proto.
+# Ratatoskr: make test (vet + race tests), make demo, make bench, make bench-e2e, make soak, make fuzz, make proto.
 GO        ?= go
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 ARGS      ?=
 BIN       := $(CURDIR)/bin
 
-.PHONY: all test vet demo bench bench-e2e fuzz proto tools
+.PHONY: all test vet demo bench bench-e2e soak fuzz proto tools
 
 all: test
 
@@ -31,6 +31,11 @@ bench:
 ##   ARGS=-idle: server memory per idle connection instead. ARGS=-h: every flag.
 bench-e2e:
 	$(GO) run ./internal/cmd/benche2e $(ARGS)
+
+## soak: the long load-and-fault test (200 connections x 100 requests, hostile frames, cuts);
+##   make test runs a short variant of it.
+soak:
+	RATATOSKR_SOAK=1 $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 10m ./ratatoskrhttp/
 
 ## fuzz: each fuzz target for FUZZTIME.
 fuzz:

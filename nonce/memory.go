@@ -21,9 +21,35 @@ type MemoryOptions struct {
 	// A Record that finds its shard full, after sweeping expired nonces, fails closed with
 	// ErrUnavailable ("memory store full"): evicting a live nonce would re-open it to replay.
 	// Size it above peak request rate × ttl: with the server's default ttl of 331 s, the
-	// default holds a sustained 3,000 requests/s. A live nonce takes 65 to 80 bytes, so the
-	// default bounds the store near 80 MiB. Defaults to 1<<20 (1,048,576).
+	// default holds a sustained 3,000 requests/s. A live nonce takes 75 to 100 bytes, up to
+	// about 140 while most come from different devices, so the default bounds the store near
+	// 100 MiB, 140 MiB at worst. Defaults to 1<<20 (1,048,576).
 	Capacity int
+
+	// MaxPerScope is the most live nonces one scope may hold: the server's scope is one device
+	// (envelope.Scope(user_id, device_id)), so one device cannot fill the store and have it
+	// refuse everybody. A Record that finds its scope at its share, after sweeping expired
+	// nonces, fails closed with ErrScopeFull (which wraps ErrUnavailable); other scopes are not
+	// affected, and a replay is still reported as ErrReplay.
+	//
+	// A scope's nonces spread over all the shards, so each shard counts them apart and refuses
+	// a scope holding ⌈MaxPerScope/shards × 5/4⌉ + 8 of its nonces. The slack absorbs the
+	// uneven spread, so a scope is refused once it holds somewhere between MaxPerScope and
+	// 5/4 × MaxPerScope + 8 × shards: within about 25% above MaxPerScope while MaxPerScope is
+	// large against the shard count (with the defaults, refusals start near 77,000 and no scope
+	// ever holds more than 82,432). Below a few hundred nonces per shard the slack weighs more.
+	//
+	// The default is sized against the server's default rate limit of 100 requests/s with a
+	// burst of 300: with the replay TTL of 331 s, a device within its rate holds at most
+	// 100 × 331 + 300 = 33,400 live nonces, about half its default share of 65,536, and the
+	// share bites only above about 198 requests/s sustained. A flooding device is refused at its
+	// share (5 to 6 MiB of memory), and at least 16 devices at their share (13 at the most the
+	// slack lets through) are needed to fill the default store. Raise it for devices that
+	// legitimately send more.
+	//
+	// Defaults to Capacity/16 (65,536 with the default Capacity); a negative value turns the
+	// per-scope limit off.
+	MaxPerScope int
 
 	// Now is the clock deciding expiry. Defaults to time.Now.
 	Now func() time.Time
@@ -47,11 +73,17 @@ var errFull = fmt.Errorf("%w: memory store full", ErrUnavailable)
 // expiry queues, so memory follows request rate × ttl and is given back as traffic falls (see the
 // package doc for the details and costs).
 //
+// Two limits make Record fail closed rather than evict a live nonce: a full store refuses every
+// scope with ErrUnavailable, and a scope holding its share (MemoryOptions.MaxPerScope, by default
+// 1/16 of the store) is refused with ErrScopeFull, which wraps ErrUnavailable, long before that.
+//
 // A Memory is safe for concurrent use by multiple goroutines.
 type Memory struct {
 	shards []shard
 	mask   uint64
 	seeds  [2]maphash.Seed
+	scoped bool         // some shard limits nonces per scope (MemoryOptions.MaxPerScope)
+	scope  maphash.Seed // seeds the scope hash that shards count nonces by
 	now    func() time.Time
 	base   time.Time // the clock reading that instants are measured from
 }
@@ -81,26 +113,52 @@ func NewMemory(opts *MemoryOptions) *Memory {
 	if now == nil {
 		now = time.Now
 	}
+	share := math.MaxInt // per shard; as good as no limit
+	switch {
+	case o.MaxPerScope == 0:
+		share = shardShare(max(1, capacity/16), n)
+	case o.MaxPerScope > 0:
+		share = shardShare(o.MaxPerScope, n)
+	}
 	m := &Memory{
 		shards: make([]shard, n),
 		mask:   uint64(n - 1),
 		seeds:  [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		scope:  maphash.MakeSeed(),
 		now:    now,
 		base:   now(),
 	}
 	// Split Capacity exactly: the first capacity%n shards take one more.
 	for i := range m.shards {
-		m.shards[i].limit = capacity / n
+		s := &m.shards[i]
+		s.limit = capacity / n
 		if i < capacity%n {
-			m.shards[i].limit++
+			s.limit++
 		}
-		m.shards[i].nextScan = math.MaxInt64
+		s.nextScan = math.MaxInt64
+		// A share the shard's capacity reaches first would never refuse anything: skip the count.
+		if share < s.limit {
+			s.share = share
+			m.scoped = true
+		}
 	}
 	return m
 }
 
+// shardShare returns how many nonces of one scope a shard holds at most, when the scope may hold
+// maxPerScope (positive) in a store of n shards: ⌈maxPerScope/n × 5/4⌉ + 8. The slack lets a
+// scope at its share through even when its nonces fall unevenly on the shards.
+func shardShare(maxPerScope, n int) int {
+	if maxPerScope > (math.MaxInt-4*n)/5 {
+		return math.MaxInt
+	}
+	return (5*maxPerScope+4*n-1)/(4*n) + 8
+}
+
 // Record records nonce under scope for ttl; see Store. It never blocks on anything but a shard's
-// mutex, and fails closed with ErrUnavailable when the shard is full.
+// mutex. It fails closed with ErrScopeFull (wrapping ErrUnavailable) when scope holds its share
+// of the shard (see MemoryOptions.MaxPerScope), and with ErrUnavailable when the shard is full.
+// A live nonce is reported as ErrReplay whatever the scope holds.
 func (m *Memory) Record(ctx context.Context, scope string, nonce []byte, ttl time.Duration) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -109,6 +167,10 @@ func (m *Memory) Record(ctx context.Context, scope string, nonce []byte, ttl tim
 		return errBadTTL(ttl)
 	}
 	k := m.key(scope, nonce)
+	var sh uint64
+	if m.scoped {
+		sh = maphash.String(m.scope, scope)
+	}
 	now := m.instant()
 	exp := now + int64(ttl)
 	if exp < now { // overflow: recorded for ever
@@ -116,7 +178,7 @@ func (m *Memory) Record(ctx context.Context, scope string, nonce []byte, ttl tim
 	}
 	s := &m.shards[k[0]&m.mask]
 	s.mu.Lock()
-	err := s.record(k, ttl, now, exp)
+	err := s.record(k, sh, ttl, now, exp)
 	s.mu.Unlock()
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"sync"
@@ -38,16 +39,21 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 func TestMemoryConformance(t *testing.T) {
-	for _, shards := range []int{0, 1} {
+	for _, tc := range []struct {
+		name        string
+		shards      int
+		maxPerScope int
+	}{
+		{"DefaultShards", 0, 0},
+		{"OneShard", 1, 0},
+		{"SmallShare", 1, 1000}, // the suite records at most 512 nonces in one scope
+		{"NoShare", 0, -1},
+	} {
 		clock := newFakeClock()
-		name := "DefaultShards"
-		if shards == 1 {
-			name = "OneShard"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			noncetest.Run(t, noncetest.Harness{
 				New: func(t *testing.T) nonce.Store {
-					return nonce.NewMemory(&nonce.MemoryOptions{Shards: shards, Now: clock.Now})
+					return nonce.NewMemory(&nonce.MemoryOptions{Shards: tc.shards, MaxPerScope: tc.maxPerScope, Now: clock.Now})
 				},
 				Advance: func(t *testing.T, d time.Duration) { clock.Advance(d) },
 			})
@@ -74,7 +80,7 @@ func TestMemoryRealClock(t *testing.T) {
 func TestMemoryOptionsNotMutated(t *testing.T) {
 	opts := &nonce.MemoryOptions{Shards: 3, Capacity: 100}
 	nonce.NewMemory(opts)
-	if opts.Shards != 3 || opts.Capacity != 100 || opts.Now != nil {
+	if opts.Shards != 3 || opts.Capacity != 100 || opts.MaxPerScope != 0 || opts.Now != nil {
 		t.Errorf("NewMemory changed its options to %+v", *opts)
 	}
 }
@@ -98,8 +104,9 @@ func TestMemoryCapacity(t *testing.T) {
 		{"UnevenSplit", 8, 8*300 + 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// One scope fills the whole store: the per-scope share is off.
 			clock := newFakeClock()
-			m := nonce.NewMemory(&nonce.MemoryOptions{Shards: tc.shards, Capacity: tc.capacity, Now: clock.Now})
+			m := nonce.NewMemory(&nonce.MemoryOptions{Shards: tc.shards, Capacity: tc.capacity, MaxPerScope: -1, Now: clock.Now})
 			ctx := context.Background()
 			const ttl = time.Minute
 
@@ -157,7 +164,7 @@ func TestMemoryCapacityMixedTTL(t *testing.T) {
 	// More distinct TTLs than a shard has lanes: expiry order is lost, and a full shard must
 	// find the expired entries by scanning.
 	clock := newFakeClock()
-	m := nonce.NewMemory(&nonce.MemoryOptions{Shards: 1, Capacity: 600, Now: clock.Now})
+	m := nonce.NewMemory(&nonce.MemoryOptions{Shards: 1, Capacity: 600, MaxPerScope: -1, Now: clock.Now})
 	ctx := context.Background()
 	ttls := []time.Duration{9 * time.Minute, time.Second, 8 * time.Minute, 2 * time.Second, 7 * time.Minute, 3 * time.Second}
 	for i := range 600 {
@@ -202,7 +209,7 @@ func TestMemoryHugeTTL(t *testing.T) {
 func TestMemoryClockBackwards(t *testing.T) {
 	// A clock that steps back may reorder expiry; it must still never accept a live nonce.
 	clock := newFakeClock()
-	m := nonce.NewMemory(&nonce.MemoryOptions{Shards: 1, Capacity: 1000, Now: clock.Now})
+	m := nonce.NewMemory(&nonce.MemoryOptions{Shards: 1, Capacity: 1 << 14, Now: clock.Now})
 	ctx := context.Background()
 	for i := range 100 {
 		if err := m.Record(ctx, "s", nonceN(i), time.Minute); err != nil {
@@ -232,6 +239,11 @@ func TestMemoryReleasesMemory(t *testing.T) {
 	m := nonce.NewMemory(&nonce.MemoryOptions{Now: clock.Now})
 	ctx := context.Background()
 	const burst = 200_000
+	// 1,000 devices, so that the per-scope counts must be given back too.
+	scopes := make([]string, 1000)
+	for i := range scopes {
+		scopes[i] = fmt.Sprintf("user-%d\x00device", i)
+	}
 
 	heap := func() uint64 {
 		runtime.GC()
@@ -241,7 +253,7 @@ func TestMemoryReleasesMemory(t *testing.T) {
 	}
 	before := heap()
 	for i := range burst {
-		if err := m.Record(ctx, "s", nonceN(i), time.Minute); err != nil {
+		if err := m.Record(ctx, scopes[i%len(scopes)], nonceN(i), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,7 +297,8 @@ func TestMemorySteadyState(t *testing.T) {
 }
 
 func TestMemoryConcurrentWithExpiry(t *testing.T) {
-	// Run under -race: records, expiry, Len and rebuilds interleaving.
+	// Run under -race: records, expiry, Len and rebuilds interleaving, over 16 scopes that each
+	// stay under their share of 4,096 even if the clock never moved.
 	clock := newFakeClock()
 	m := nonce.NewMemory(&nonce.MemoryOptions{Shards: 4, Capacity: 1 << 16, Now: clock.Now})
 	ctx := context.Background()
@@ -295,7 +308,7 @@ func TestMemoryConcurrentWithExpiry(t *testing.T) {
 		wg.Go(func() {
 			for range 5000 {
 				i := int(seq.Add(1))
-				if err := m.Record(ctx, "s", nonceN(i), 10*time.Millisecond); err != nil {
+				if err := m.Record(ctx, fmt.Sprint("s", i%16), nonceN(i), 10*time.Millisecond); err != nil {
 					t.Errorf("Record %d = %v", i, err)
 					return
 				}

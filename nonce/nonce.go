@@ -18,6 +18,13 @@ var (
 	// cancelled context, store full). The caller must fail closed: refuse the request (UNAVAILABLE),
 	// never accept it unchecked.
 	ErrUnavailable = errors.New("nonce: store unavailable")
+
+	// ErrScopeFull reports that the scope already holds its share of the store's live records
+	// (MemoryOptions.MaxPerScope): one device is sending more than its share, and the store
+	// refuses it before it fills up for everybody. It wraps ErrUnavailable, so a caller that
+	// only tests ErrUnavailable fails closed (UNAVAILABLE); test ErrScopeFull to tell a flooding
+	// device from a store that cannot answer anyone.
+	ErrScopeFull = fmt.Errorf("%w: scope over its share", ErrUnavailable)
 )
 
 // Store records replay keys so each is accepted at most once per scope within its TTL. The

@@ -22,14 +22,24 @@ const (
 )
 
 // shard is one lock domain of a Memory: a map from key to expiry, and up to maxLanes FIFO queues
-// of (key, expiry) in insertion order, one per TTL. With one TTL per lane and a clock that does
-// not go back, each queue is sorted by expiry, so popping expired entries off the fronts removes
-// exactly the expired nonces in amortized O(1).
+// of (key, expiry, scope hash) in insertion order, one per TTL. With one TTL per lane and a clock
+// that does not go back, each queue is sorted by expiry, so popping expired entries off the
+// fronts removes exactly the expired nonces in amortized O(1).
+//
+// Every entry of m has exactly one queued entry with the same key and expiry (a key recorded
+// again after expiry leaves its older entry queued, stale, until it is popped or compacted away).
+// Entries leave m only in expire and reclaim, which both find them through the queues, so they
+// know the scope hash to uncount.
 type shard struct {
 	mu    sync.Mutex
 	m     map[key]int64 // key → expiry instant (ns since Memory.base); live while now < expiry
 	lanes [maxLanes]lane
 	limit int // most entries m may hold
+
+	// share is the most entries of one scope m may hold, 0 for no limit. scopes counts the
+	// entries of m by scope hash, while share is set; a scope leaves it at zero.
+	share  int
+	scopes map[uint64]int
 
 	// peak is the largest len(m) since m was last allocated. Go maps never shrink, so m is
 	// rebuilt when it falls to a quarter of its peak.
@@ -49,29 +59,61 @@ type lane struct {
 }
 
 type entry struct {
-	k   key
-	exp int64
+	k     key
+	exp   int64
+	scope uint64 // the scope's hash, when the shard counts scopes
 }
 
-// record inserts k unless it is live; the caller holds s.mu.
-func (s *shard) record(k key, ttl time.Duration, now, exp int64) error {
+// record inserts k, of the scope hashed to sh, unless it is live; the caller holds s.mu.
+func (s *shard) record(k key, sh uint64, ttl time.Duration, now, exp int64) error {
 	s.expire(now)
 	if e, ok := s.m[k]; ok {
 		if e > now {
 			return ErrReplay
 		}
-		// Expired but not swept yet (its lane is out of order): overwrite it in place.
-	} else if len(s.m) >= s.limit && !s.reclaim(now) {
-		return errFull
+		// Expired but not swept yet (its lane is out of order): overwrite it in place. The key
+		// stays in m, so its scope's count does not change.
+	} else {
+		// The share first: a flooding scope learns that it is the one refused.
+		if s.share > 0 && s.scopes[sh] >= s.share {
+			s.reclaim(now)
+			if s.scopes[sh] >= s.share {
+				return ErrScopeFull
+			}
+		}
+		if len(s.m) >= s.limit {
+			s.reclaim(now)
+			if len(s.m) >= s.limit {
+				return errFull
+			}
+		}
+		if s.share > 0 {
+			if s.scopes == nil {
+				s.scopes = make(map[uint64]int)
+			}
+			s.scopes[sh]++
+		}
 	}
 	if s.m == nil {
 		s.m = make(map[key]int64)
 	}
 	s.m[k] = exp
-	s.lane(ttl).push(entry{k, exp})
+	s.lane(ttl).push(entry{k, exp, sh})
 	s.nextScan = min(s.nextScan, exp)
 	s.peak = max(s.peak, len(s.m))
 	return nil
+}
+
+// remove deletes e's key from m and uncounts it from its scope.
+func (s *shard) remove(e entry) {
+	delete(s.m, e.k)
+	if s.share > 0 {
+		if c := s.scopes[e.scope]; c > 1 {
+			s.scopes[e.scope] = c - 1
+		} else {
+			delete(s.scopes, e.scope)
+		}
+	}
 }
 
 // expire pops expired entries off the front of every lane and deletes them from the map, then
@@ -87,7 +129,7 @@ func (s *shard) expire(now int64) {
 			}
 			// A key overwritten after expiry has a newer entry further back; keep it.
 			if v, ok := s.m[e.k]; ok && v == e.exp {
-				delete(s.m, e.k)
+				s.remove(*e)
 			}
 			q.pop()
 		}
@@ -97,41 +139,42 @@ func (s *shard) expire(now int64) {
 	}
 }
 
-// reclaim makes room in a full shard by deleting expired entries that expire could not reach,
-// and reports whether there is room now. When every lane is sorted, expire has already removed
-// every expired entry and reclaim costs nothing: a full store stays cheap to refuse from.
-// Otherwise it scans the whole map, at most once per expiry that nextScan says has passed, and
-// sorts the lanes again.
-func (s *shard) reclaim(now int64) bool {
+// reclaim makes room in a full shard, or for a scope at its share, by deleting expired entries
+// that expire could not reach. When every lane is sorted, expire has already removed every
+// expired entry and reclaim costs nothing: a full store, or a flooding scope, stays cheap to
+// refuse. Otherwise it scans every queue, at most once per expiry that nextScan says has passed,
+// deleting the expired entries and dropping the stale ones, and sorts the lanes again.
+func (s *shard) reclaim(now int64) {
 	ordered := true
 	for i := range s.lanes {
 		ordered = ordered && (s.lanes[i].ordered || s.lanes[i].q.n == 0)
 	}
 	if ordered || now < s.nextScan {
-		return false
+		return
 	}
 	next := int64(math.MaxInt64)
-	for k, v := range s.m {
-		if v <= now {
-			delete(s.m, k)
-		} else {
-			next = min(next, v)
-		}
-	}
-	s.nextScan = next
 	for i := range s.lanes {
 		l := &s.lanes[i]
 		l.q.compact(func(e entry) bool {
 			v, ok := s.m[e.k]
-			return ok && v == e.exp
+			switch {
+			case !ok || v != e.exp: // stale: the key was deleted or recorded again
+				return false
+			case v <= now:
+				s.remove(e)
+				return false
+			}
+			next = min(next, v)
+			return true
 		})
 		slices.SortStableFunc(l.q.buf[:l.q.n], func(a, b entry) int { return cmp.Compare(a.exp, b.exp) })
 		l.ordered = true
 	}
-	return len(s.m) < s.limit
+	s.nextScan = next
 }
 
-// rebuild copies m into a map sized for its current contents, releasing the peak's memory.
+// rebuild copies m, and the scope counts, into maps sized for their current contents, releasing
+// the peak's memory.
 func (s *shard) rebuild() {
 	m := make(map[key]int64, len(s.m))
 	for k, v := range s.m {
@@ -139,6 +182,13 @@ func (s *shard) rebuild() {
 	}
 	s.m = m
 	s.peak = len(m)
+	if s.scopes != nil {
+		scopes := make(map[uint64]int, len(s.scopes))
+		for h, c := range s.scopes {
+			scopes[h] = c
+		}
+		s.scopes = scopes
+	}
 }
 
 // lane returns the lane for ttl: the lane already holding ttl, else an empty lane (which takes

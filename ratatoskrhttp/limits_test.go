@@ -15,6 +15,7 @@ import (
 
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
+	"github.com/ratatoskr-proto/ratatoskr/nonce"
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
 	"github.com/ratatoskr-proto/ratatoskr/ratelimit"
@@ -487,4 +488,47 @@ func TestUserAndServiceLimiters(t *testing.T) {
 	}
 	bob.expectCode(bob.business("slowpoke", nil), envelope.CodeRateLimited)
 	bob.echo()
+}
+
+// With the rate limit off, a device that fills its share of the memory
+// replay store is refused UNAVAILABLE (and closed for the flood of
+// refusals) while another device is still served.
+func TestReplayStoreShareProtectsOthers(t *testing.T) {
+	store := nonce.NewMemory(&nonce.MemoryOptions{Capacity: 1 << 14, Shards: 4, MaxPerScope: 256})
+	hs := newHarness(t, &ratatoskrhttp.Options{RequestRate: -1, Validation: &envelope.ValidatorOptions{Nonces: store}}, nil)
+	flooder := newDevice(t, "mallory", "phone-1").connect(hs)
+	other := newDevice(t, "alice", "phone-1").connect(hs)
+	ok, refused := 0, 0
+	for {
+		hb, _ := flooder.signer.Heartbeat()
+		b, _ := proto.Marshal(hb)
+		if flooder.ws.Write(context.Background(), websocket.MessageBinary, b) != nil {
+			break
+		}
+		resp, err := flooder.tryRecv(5 * time.Second)
+		if err != nil {
+			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation {
+				t.Fatalf("flooder: %v, want close 1008", err)
+			}
+			break
+		}
+		switch {
+		case resp.Success:
+			ok++
+		case resp.ErrorCode == string(envelope.CodeUnavailable):
+			refused++
+		default:
+			t.Fatalf("flooder got %v", resp)
+		}
+		if ok+refused > 2000 {
+			t.Fatal("the flooder was never stopped")
+		}
+	}
+	// The share is enforced per shard: within 25% and 8 records a shard.
+	if ok < 200 || ok > 360 || refused != 16 {
+		t.Fatalf("flooder: %d recorded, %d refused; want about 256, then 16 refusals and the close", ok, refused)
+	}
+	for range 50 {
+		other.echo()
+	}
 }
