@@ -83,9 +83,11 @@ func TestFloodFromOneDeviceLimitedByDefault(t *testing.T) {
 		}
 	})
 
-	const n = 400
+	// The flood: written as fast as the connection takes it, until the
+	// server closes it (bounded, should it never).
+	const n = 20_000
 	began := time.Now()
-	go func() { // the flood: written as fast as the connection takes it
+	go func() {
 		for range n {
 			hb, _ := flooder.signer.Heartbeat()
 			b, _ := proto.Marshal(hb)
