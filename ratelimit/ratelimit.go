@@ -15,9 +15,10 @@ type Limit struct {
 }
 
 // Valid reports whether l limits anything: a positive, finite Rate and a
-// positive Burst.
+// positive Burst whose refill time (Burst/Rate) fits a time.Duration.
 func (l Limit) Valid() bool {
-	return l.Rate > 0 && !math.IsInf(l.Rate, 0) && !math.IsNaN(l.Rate) && l.Burst > 0
+	return l.Rate > 0 && !math.IsInf(l.Rate, 0) && !math.IsNaN(l.Rate) && l.Burst > 0 &&
+		float64(time.Second)/l.Rate*float64(l.Burst) < math.MaxInt64/2
 }
 
 // interval is the time one token takes to come back.

@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"log"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,5 +29,22 @@ func ExampleNew() {
 		// answer REPLAY_DETECTED
 	default:
 		// nonce.ErrUnavailable: answer UNAVAILABLE, never serve unchecked
+	}
+}
+
+func ExampleStore_CheckEviction() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer client.Close()
+	store := redisstore.New(client, &redisstore.Options{
+		EvictionCheck: redisstore.EvictionRefuse, // do not start on a Redis that may evict records
+		Logger:        slog.Default(),            // warns when CONFIG GET is refused
+	})
+
+	// Once, at startup.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := store.CheckEviction(ctx); err != nil {
+		// ErrEvictingPolicy: set maxmemory-policy noeviction; nonce.ErrUnavailable: Redis is down.
+		log.Fatal(err)
 	}
 }

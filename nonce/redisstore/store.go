@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,15 @@ type Options struct {
 	// Record is its own round trip, so light load pays nothing. Defaults to 8; a negative value
 	// turns batching off (every Record is its own round trip, with no limit).
 	MaxInFlight int
+
+	// EvictionCheck is what CheckEviction does when Redis's maxmemory-policy lets it evict
+	// replay records, re-opening replays: log a warning through Logger (EvictionWarn, the
+	// default), return an error (EvictionRefuse), or ask nothing (EvictionOff).
+	EvictionCheck EvictionCheck
+
+	// Logger receives CheckEviction's warnings, the store's only log lines. Defaults to
+	// discarding them: set it, or EvictionWarn warns nobody.
+	Logger *slog.Logger
 }
 
 const (
@@ -75,6 +85,9 @@ type Store struct {
 	timeout     time.Duration
 	maxInFlight int // ≤ 0: no batching
 
+	evictionCheck EvictionCheck
+	logger        *slog.Logger
+
 	mu       sync.Mutex
 	inFlight int     // round trips under way, at most maxInFlight
 	waiting  []*call // Records waiting for a round trip, oldest first
@@ -84,6 +97,10 @@ var _ nonce.Store = (*Store)(nil)
 
 // New returns a store that records nonces through client, which it does not close. opts may be
 // nil; it is not retained or modified. It panics if client is nil.
+//
+// New sends nothing to Redis. A server should then call CheckEviction once at startup: a Redis
+// whose maxmemory-policy evicts keys (anything but noeviction) can drop live replay records
+// and so re-open replays.
 func New(client redis.UniversalClient, opts *Options) *Store {
 	if client == nil {
 		panic("redisstore: New with a nil client")
@@ -92,7 +109,17 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 	if opts != nil {
 		o = *opts
 	}
-	s := &Store{client: client, prefix: o.Prefix, timeout: o.Timeout, maxInFlight: o.MaxInFlight}
+	s := &Store{
+		client:        client,
+		prefix:        o.Prefix,
+		timeout:       o.Timeout,
+		maxInFlight:   o.MaxInFlight,
+		evictionCheck: o.EvictionCheck,
+		logger:        o.Logger,
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
 	if s.prefix == "" {
 		s.prefix = defaultPrefix
 	}

@@ -116,7 +116,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		if s.rdb, err = connectRedis(ctx, cfg.RedisURL); err != nil {
 			return nil, err
 		}
-		validation = &envelope.ValidatorOptions{Nonces: redisstore.New(s.rdb, nil)}
+		store := redisstore.New(s.rdb, &redisstore.Options{Logger: logger})
+		if err := store.CheckEviction(ctx); err != nil { // warns about an evicting maxmemory-policy
+			s.rdb.Close()
+			return nil, fmt.Errorf("yggdrasil: %w", err)
+		}
+		validation = &envelope.ValidatorOptions{Nonces: store}
 		logger.Info("nonces in redis: replay protection shared by every replica", "addr", s.rdb.Options().Addr)
 	} else {
 		logger.Info("nonces in memory: replay protection for this process only (use -redis for replicas)")
