@@ -4,14 +4,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ratatoskr-proto/ratatoskr/auth"
@@ -20,16 +19,10 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
 )
 
-func TestMain(m *testing.M) {
-	// The outage tests make go-redis log every failed dial; the tests
-	// assert on what devices get instead.
-	redis.SetLogger(quietRedis{})
-	goleak.VerifyTestMain(m)
-}
-
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}
+// TestMain silences go-redis (the outage tests make it log every failed
+// dial; the tests assert on what devices get instead) and checks for
+// leaked goroutines.
+func TestMain(m *testing.M) { redistest.Main(m) }
 
 var testSecret = []byte("test-secret-of-at-least-32-bytes!!")
 

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
 	"testing"
 	"time"
 
@@ -35,9 +36,9 @@ func BenchmarkRecord(b *testing.B) {
 				run  func(*testing.B, func(context.Context, []byte) error)
 			}{{"Parallel64", noncebench.Parallel}, {"Serial", noncebench.Serial}} {
 				b.Run(mode.name+"/"+par.name, func(b *testing.B) {
-					prefix := uniquePrefix(b)
+					prefix := redistest.UniquePrefix(b)
 					if cleanup {
-						b.Cleanup(func() { deletePrefix(b, c, prefix) })
+						b.Cleanup(func() { redistest.DeletePrefix(b, c, prefix) })
 					}
 					s := redisstore.New(c, &redisstore.Options{Prefix: prefix, MaxInFlight: mode.maxInFlight})
 					par.run(b, func(ctx context.Context, n []byte) error {
@@ -48,11 +49,11 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	}
 	b.Run("miniredis", func(b *testing.B) {
-		mr, _ := newMiniredisClient(b)
+		mr, _ := redistest.Miniredis(b)
 		run(b, newBenchClient(b, &redis.Options{Addr: mr.Addr()}), false)
 	})
 	b.Run("real", func(b *testing.B) {
-		c := realRedisClient(b)
+		c := redistest.Real(b)
 		run(b, newBenchClient(b, c.Options()), true)
 	})
 }
@@ -60,7 +61,7 @@ func BenchmarkRecord(b *testing.B) {
 // BenchmarkPing is the baseline: a bare PING round trip, from 64 goroutines and from one.
 func BenchmarkPing(b *testing.B) {
 	b.Run("real", func(b *testing.B) {
-		c := newBenchClient(b, realRedisClient(b).Options())
+		c := newBenchClient(b, redistest.Real(b).Options())
 		ping := func(ctx context.Context, _ []byte) error { return c.Ping(ctx).Err() }
 		b.Run("Parallel64", func(b *testing.B) { noncebench.Parallel(b, ping) })
 		b.Run("Serial", func(b *testing.B) { noncebench.Serial(b, ping) })

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
 	"log/slog"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func (serverError) RedisError()     {}
 // newCheckStore returns a store on a miniredis whose CONFIG GET h answers, and its log.
 func newCheckStore(t *testing.T, h *configHook, mode redisstore.EvictionCheck) (*redisstore.Store, *logRecorder) {
 	t.Helper()
-	_, c := newMiniredisClient(t)
+	_, c := redistest.Miniredis(t)
 	if h != nil {
 		c.AddHook(h)
 	}
@@ -162,7 +163,7 @@ func TestCheckEviction(t *testing.T) {
 	})
 
 	t.Run("NilLogger", func(t *testing.T) {
-		_, c := newMiniredisClient(t)
+		_, c := redistest.Miniredis(t)
 		c.AddHook(&configHook{reply: map[string]string{"maxmemory-policy": "allkeys-lru"}})
 		if err := redisstore.New(c, nil).CheckEviction(ctx); err != nil {
 			t.Errorf("CheckEviction = %v, want nil (a warning to nobody)", err)
@@ -202,7 +203,7 @@ func TestCheckEvictionCannotTell(t *testing.T) {
 func TestCheckEvictionUnreachable(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []redisstore.EvictionCheck{redisstore.EvictionWarn, redisstore.EvictionRefuse} {
-		mr, c := newMiniredisClient(t)
+		mr, c := redistest.Miniredis(t)
 		mr.Close()
 		err := redisstore.New(c, &redisstore.Options{EvictionCheck: mode, Timeout: 100 * time.Millisecond}).CheckEviction(ctx)
 		if !errors.Is(err, nonce.ErrUnavailable) || errors.Is(err, redisstore.ErrEvictingPolicy) {
@@ -210,13 +211,13 @@ func TestCheckEvictionUnreachable(t *testing.T) {
 		}
 	}
 	// Off asks nothing, so it cannot fail.
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	mr.Close()
 	if err := redisstore.New(c, &redisstore.Options{EvictionCheck: redisstore.EvictionOff}).CheckEviction(ctx); err != nil {
 		t.Errorf("EvictionOff: CheckEviction with Redis down = %v, want nil", err)
 	}
 	// A ctx that has ended.
-	_, c = newMiniredisClient(t)
+	_, c = redistest.Miniredis(t)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := redisstore.New(c, nil).CheckEviction(cctx); !errors.Is(err, nonce.ErrUnavailable) || !errors.Is(err, context.Canceled) {
@@ -267,7 +268,7 @@ func TestCheckEvictionCluster(t *testing.T) {
 
 func TestCheckEvictionReal(t *testing.T) {
 	// Against a real Redis: set each policy with CONFIG SET, and restore the old one after.
-	c := realRedisClient(t)
+	c := redistest.Real(t)
 	ctx := context.Background()
 	old, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
 	if err != nil {

@@ -2,11 +2,10 @@ package redisstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,72 +26,6 @@ func nonceN(i int) []byte {
 	return b
 }
 
-// uniquePrefix returns a key prefix no other test or run uses, free of glob characters.
-func uniquePrefix(t testing.TB) string {
-	t.Helper()
-	return "ratatoskr-test:" + rand.Text() + ":" // base32: no glob characters
-}
-
-// deletePrefix removes every key under prefix, and nothing else.
-func deletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	flush := func() {
-		if len(keys) > 0 {
-			if err := c.Unlink(ctx, keys...).Err(); err != nil {
-				t.Errorf("deleting test keys: %v", err)
-			}
-			keys = keys[:0]
-		}
-	}
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-		if len(keys) == 1000 {
-			flush()
-		}
-	}
-	flush()
-	if err := iter.Err(); err != nil {
-		t.Errorf("scanning test keys: %v", err)
-	}
-}
-
-// newMiniredisClient starts a miniredis and a client for it, both closed at cleanup.
-func newMiniredisClient(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
-	t.Helper()
-	mr := miniredis.NewMiniRedis()
-	if err := mr.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mr.Close)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
-	return mr, c
-}
-
-// realRedisClient returns a client for REDIS_URL, or skips the test when it is unset.
-func realRedisClient(t testing.TB) *redis.Client {
-	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		t.Skip("REDIS_URL is not set: skipping the tests against a real Redis (e.g. REDIS_URL=redis://127.0.0.1:6379/0)")
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	opts.ContextTimeoutEnabled = true
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("REDIS_URL %s: %v", url, err)
-	}
-	return c
-}
-
 // modes are the batching settings every Redis test suite runs under.
 var modes = []struct {
 	name        string
@@ -104,12 +37,12 @@ var modes = []struct {
 }
 
 func TestConformanceMiniredis(t *testing.T) {
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			noncetest.Run(t, noncetest.Harness{
 				New: func(t *testing.T) nonce.Store {
-					return redisstore.New(c, &redisstore.Options{Prefix: uniquePrefix(t), MaxInFlight: mode.maxInFlight})
+					return redisstore.New(c, &redisstore.Options{Prefix: redistest.UniquePrefix(t), MaxInFlight: mode.maxInFlight})
 				},
 				Advance: func(t *testing.T, d time.Duration) { mr.FastForward(d) },
 			})
@@ -118,13 +51,13 @@ func TestConformanceMiniredis(t *testing.T) {
 }
 
 func TestConformanceReal(t *testing.T) {
-	c := realRedisClient(t)
+	c := redistest.Real(t)
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			noncetest.Run(t, noncetest.Harness{
 				New: func(t *testing.T) nonce.Store {
-					prefix := uniquePrefix(t)
-					t.Cleanup(func() { deletePrefix(t, c, prefix) })
+					prefix := redistest.UniquePrefix(t)
+					t.Cleanup(func() { redistest.DeletePrefix(t, c, prefix) })
 					return redisstore.New(c, &redisstore.Options{Prefix: prefix, MaxInFlight: mode.maxInFlight})
 				},
 				Advance: func(t *testing.T, d time.Duration) { time.Sleep(d) },
@@ -134,7 +67,7 @@ func TestConformanceReal(t *testing.T) {
 }
 
 func TestKeyLayout(t *testing.T) {
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	r := redisstore.New(c, nil)
 	if err := r.Record(context.Background(), "u\x00d", []byte{0x0f, 0x1e, 0xff, 0, 1, 2, 3, 4}, 1500*time.Microsecond); err != nil {
 		t.Fatal(err)
@@ -152,7 +85,7 @@ func TestKeyLayout(t *testing.T) {
 }
 
 func TestOptionsNotMutated(t *testing.T) {
-	_, c := newMiniredisClient(t)
+	_, c := redistest.Miniredis(t)
 	opts := &redisstore.Options{}
 	redisstore.New(c, opts)
 	if *opts != (redisstore.Options{}) {
@@ -167,7 +100,7 @@ func TestOutage(t *testing.T) {
 }
 
 func testOutage(t *testing.T, maxInFlight int) {
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	addr := mr.Addr()
 	r := redisstore.New(c, &redisstore.Options{Timeout: 200 * time.Millisecond, MaxInFlight: maxInFlight})
 	ctx := context.Background()
@@ -217,7 +150,7 @@ func testOutage(t *testing.T, maxInFlight int) {
 
 func TestTimeout(t *testing.T) {
 	t.Run("ExpiredDeadline", func(t *testing.T) {
-		mr, c := newMiniredisClient(t)
+		mr, c := redistest.Miniredis(t)
 		r := redisstore.New(c, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 		defer cancel()

@@ -3,6 +3,7 @@ package redisrate_test
 import (
 	"context"
 	"fmt"
+	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
 	"runtime"
 	"testing"
 
@@ -40,9 +41,9 @@ func BenchmarkAllow(b *testing.B) {
 			})
 		}
 		b.Run("Allow", func(b *testing.B) {
-			prefix := uniquePrefix(b)
+			prefix := redistest.UniquePrefix(b)
 			if cleanup {
-				b.Cleanup(func() { deletePrefix(b, c, prefix) })
+				b.Cleanup(func() { redistest.DeletePrefix(b, c, "rate:"+prefix) })
 			}
 			lim := redisrate.New(c, ratelimit.Limit{Rate: 1e6, Burst: 1000}, &redisrate.Options{Prefix: prefix})
 			parallel(b, func(ctx context.Context, key string) error {
@@ -55,10 +56,10 @@ func BenchmarkAllow(b *testing.B) {
 		})
 	}
 	b.Run("miniredis", func(b *testing.B) {
-		mr, _ := newMiniredisClient(b)
+		mr, _ := redistest.Miniredis(b)
 		run(b, &redis.Options{Addr: mr.Addr()}, false)
 	})
 	b.Run("real", func(b *testing.B) {
-		run(b, realRedisClient(b).Options(), true)
+		run(b, redistest.Real(b).Options(), true)
 	})
 }

@@ -2,10 +2,9 @@ package redisrate_test
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
+	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,74 +17,18 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/ratelimit/redisrate"
 )
 
-// uniquePrefix returns a key prefix no other test or run uses, free of glob characters.
-func uniquePrefix(t testing.TB) string {
-	t.Helper()
-	return "ratatoskr-test:" + rand.Text() + ":" // base32: no glob characters
-}
-
-// deletePrefix removes every bucket under prefix, and nothing else.
-func deletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	keys, err := c.Keys(ctx, "rate:"+prefix+"*").Result()
-	if err != nil {
-		t.Errorf("listing test keys: %v", err)
-		return
-	}
-	if len(keys) > 0 {
-		if err := c.Unlink(ctx, keys...).Err(); err != nil {
-			t.Errorf("deleting test keys: %v", err)
-		}
-	}
-}
-
-// newMiniredisClient starts a miniredis and a client for it, both closed at cleanup.
-func newMiniredisClient(t testing.TB) (*miniredis.Miniredis, *redis.Client) {
-	t.Helper()
-	mr := miniredis.NewMiniRedis()
-	if err := mr.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mr.Close)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
-	t.Cleanup(func() { c.Close() })
-	return mr, c
-}
-
-// realRedisClient returns a client for REDIS_URL, or skips the test when it is unset.
-func realRedisClient(t testing.TB) *redis.Client {
-	t.Helper()
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		t.Skip("REDIS_URL is not set: skipping the tests against a real Redis (e.g. REDIS_URL=redis://127.0.0.1:6379/0)")
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	opts.ContextTimeoutEnabled = true
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("REDIS_URL %s: %v", url, err)
-	}
-	return c
-}
-
 func TestConformanceMiniredis(t *testing.T) {
-	_, c := newMiniredisClient(t)
+	_, c := redistest.Miniredis(t)
 	ratelimittest.Run(t, func(t *testing.T, l ratelimit.Limit) ratelimit.Limiter {
-		return redisrate.New(c, l, &redisrate.Options{Prefix: uniquePrefix(t)})
+		return redisrate.New(c, l, &redisrate.Options{Prefix: redistest.UniquePrefix(t)})
 	})
 }
 
 func TestConformanceReal(t *testing.T) {
-	c := realRedisClient(t)
+	c := redistest.Real(t)
 	ratelimittest.Run(t, func(t *testing.T, l ratelimit.Limit) ratelimit.Limiter {
-		prefix := uniquePrefix(t)
-		t.Cleanup(func() { deletePrefix(t, c, prefix) })
+		prefix := redistest.UniquePrefix(t)
+		t.Cleanup(func() { redistest.DeletePrefix(t, c, "rate:"+prefix) })
 		return redisrate.New(c, l, &redisrate.Options{Prefix: prefix})
 	})
 }
@@ -97,7 +40,7 @@ func TestSetClock(t *testing.T) {
 	// script: with a clock that stands still, redis_rate's floating-point
 	// arithmetic (seconds since 2017 in a float64, 60-120 ns apart) can
 	// refuse the last token of a burst taken within one microsecond.
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	now := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
 	mr.SetTime(now)
 	advance := func(d time.Duration) { now = now.Add(d); mr.SetTime(now) }
@@ -167,7 +110,7 @@ func TestSetClock(t *testing.T) {
 }
 
 func TestKeyLayout(t *testing.T) {
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		opts *redisrate.Options
@@ -195,7 +138,7 @@ func TestKeyLayout(t *testing.T) {
 }
 
 func TestOptionsNotMutated(t *testing.T) {
-	_, c := newMiniredisClient(t)
+	_, c := redistest.Miniredis(t)
 	opts := &redisrate.Options{}
 	redisrate.New(c, ratelimit.Limit{Rate: 1, Burst: 1}, opts)
 	if *opts != (redisrate.Options{}) {
@@ -204,7 +147,7 @@ func TestOptionsNotMutated(t *testing.T) {
 }
 
 func TestNewPanics(t *testing.T) {
-	_, c := newMiniredisClient(t)
+	_, c := redistest.Miniredis(t)
 	for _, tc := range []struct {
 		name   string
 		client redis.UniversalClient
@@ -227,7 +170,7 @@ func TestNewPanics(t *testing.T) {
 }
 
 func TestOutage(t *testing.T) {
-	mr, c := newMiniredisClient(t)
+	mr, c := redistest.Miniredis(t)
 	addr := mr.Addr()
 	lim := redisrate.New(c, ratelimit.Limit{Rate: 10, Burst: 5}, &redisrate.Options{Timeout: 200 * time.Millisecond})
 	ctx := context.Background()
