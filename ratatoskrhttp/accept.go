@@ -42,6 +42,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 		h.log.Debug("ratatoskr: upgrade refused", "remote", r.RemoteAddr, "err", err)
 		h.mu.Lock()
 		h.unpendAddr(addr)
+		h.limits.upgrading--
 		h.mu.Unlock()
 		return nil, false
 	}
@@ -70,6 +71,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 	c.closeDone = make(chan struct{})
 
 	h.mu.Lock()
+	h.limits.upgrading--
 	if h.draining {
 		h.unpend(c)
 		h.mu.Unlock()

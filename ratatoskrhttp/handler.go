@@ -107,12 +107,13 @@ type Options struct {
 	ClientAddr func(r *http.Request) string
 	// MaxHandshakeSize bounds a frame read before the session is open: a
 	// CONNECTION_REQUEST is a few KiB. A larger frame ends the connection
-	// (1009). Defaults to 16 KiB.
+	// (1009). Defaults to 16 KiB; it cannot be turned off.
 	MaxHandshakeSize int
 	// MaxConcurrentHandshakes bounds the token checks (the Authenticator
 	// and its key resolver, Revoked) running at once in the handler,
 	// handshakes and renewals together. A handshake waits for a turn until
-	// its deadline, then gets UNAVAILABLE. Defaults to 64.
+	// its deadline, then gets UNAVAILABLE. Defaults to 64; it cannot be
+	// turned off.
 	MaxConcurrentHandshakes int
 	// Revoked, when set, is asked at every handshake and renewal, after
 	// the token verifies, whether the identity is revoked (consult a

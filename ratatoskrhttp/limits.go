@@ -100,8 +100,9 @@ type limits struct {
 	handshakes chan struct{}     // a slot per token check running
 
 	// Under Handler.mu:
-	pending  map[string]int     // remote address → connections not yet open
-	sessions map[string][]*conn // device scope → its open sessions, oldest first
+	upgrading int                // admitted upgrades not yet in Handler.conns
+	pending   map[string]int     // remote address → connections not yet open
+	sessions  map[string][]*conn // device scope → its open sessions, oldest first
 }
 
 func newLimits(o *Options) limits {
@@ -124,7 +125,7 @@ func newLimits(o *Options) limits {
 // pending when it may. It returns the HTTP status refusing it, or 0.
 // The caller holds h.mu.
 func (h *Handler) admit(addr string) int {
-	if max := h.o.MaxConnections; max > 0 && len(h.conns) >= max {
+	if max := h.o.MaxConnections; max > 0 && len(h.conns)+h.limits.upgrading >= max {
 		return http.StatusServiceUnavailable
 	}
 	if max := h.o.MaxPendingPerAddr; max > 0 && h.limits.pending[addr] >= max {
@@ -136,6 +137,7 @@ func (h *Handler) admit(addr string) int {
 		}
 	}
 	h.limits.pending[addr]++
+	h.limits.upgrading++
 	return 0
 }
 
