@@ -75,6 +75,9 @@ type Signer struct {
 	Now func() time.Time
 	// Rand is the source of nonces and request ids. Defaults to crypto/rand.
 	Rand io.Reader
+	// Scheme is the signature scheme. Defaults to SchemeV1. With SchemeV2,
+	// a CONNECTION_REQUEST also says so in its metadata ("sig.scheme").
+	Scheme Scheme
 }
 
 // New returns a signed request of type t with a fresh request id, nonce and
@@ -102,15 +105,21 @@ func (s *Signer) New(t pb.MessageType, payload []byte, metadata map[string]strin
 		Payload:     payload,
 	}
 	if len(metadata) > 0 {
-		req.Metadata = make(map[string]string, len(metadata))
+		req.Metadata = make(map[string]string, len(metadata)+1)
 		for k, v := range metadata {
 			req.Metadata[k] = v
 		}
 	}
+	if t == pb.MessageType_CONNECTION_REQUEST && s.Scheme == SchemeV2 {
+		if req.Metadata == nil {
+			req.Metadata = make(map[string]string, 1)
+		}
+		req.Metadata[MetadataScheme] = SchemeV2.String()
+	}
 	if len(s.Key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("envelope: signer key must be %d bytes, got %d", ed25519.PrivateKeySize, len(s.Key))
 	}
-	Sign(req, s.Key)
+	SignWith(req, s.Key, s.Scheme)
 	return req, nil
 }
 

@@ -60,6 +60,14 @@ func (k DeviceKey) Verify(req *pb.RatatoskrRequest) error {
 	return k.verifyDigest(&d, req.GetSignature())
 }
 
+// VerifyScheme reports whether req carries a valid signature by k under
+// scheme s. It returns an *Error with CodeSignatureInvalid when it does
+// not.
+func (k DeviceKey) VerifyScheme(req *pb.RatatoskrRequest, s Scheme) error {
+	d := s.Digest(req)
+	return k.verifyDigest(&d, req.GetSignature())
+}
+
 // verifyDigest checks sig over the digest d.
 func (k DeviceKey) verifyDigest(d *[sha256.Size]byte, sig []byte) error {
 	if k.k == nil {

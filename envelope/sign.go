@@ -40,9 +40,16 @@ func DigestFields(requestID, deviceID, userID string, timestamp int64, nonce, pa
 	return sum
 }
 
-// Sign sets req.Signature to the Ed25519 signature of Digest(req) by key.
+// Sign sets req.Signature to the Ed25519 signature of Digest(req) by key
+// (signature v1).
 func Sign(req *pb.RatatoskrRequest, key ed25519.PrivateKey) {
-	d := Digest(req)
+	SignWith(req, key, SchemeV1)
+}
+
+// SignWith sets req.Signature to the Ed25519 signature of req's digest
+// under scheme s by key.
+func SignWith(req *pb.RatatoskrRequest, key ed25519.PrivateKey, s Scheme) {
+	d := s.Digest(req)
 	req.Signature = ed25519.Sign(key, d[:])
 }
 

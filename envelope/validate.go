@@ -123,6 +123,9 @@ type Expect struct {
 	UserID   string
 	DeviceID string
 	Key      DeviceKey
+	// Scheme is the signature scheme the request must be signed with; the
+	// zero value means SchemeV1.
+	Scheme Scheme
 }
 
 // Validate runs the checks after decoding, in the protocol's order: schema,
@@ -143,7 +146,7 @@ func (v *Validator) Validate(ctx context.Context, req *pb.RatatoskrRequest, want
 	if req.GetDeviceId() != want.DeviceID || req.GetUserId() != want.UserID {
 		return errIdentity
 	}
-	d := Digest(req)
+	d := want.Scheme.Digest(req)
 	if err := want.Key.verifyDigest(&d, req.GetSignature()); err != nil {
 		return err
 	}
