@@ -34,7 +34,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 	}
 	cw := &corkWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
-		Subprotocols:   []string{Subprotocol},
+		Subprotocols:   []string{SubprotocolV2, Subprotocol},
 		OriginPatterns: h.o.OriginPatterns,
 	})
 	if err != nil {

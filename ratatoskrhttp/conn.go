@@ -41,10 +41,11 @@ const (
 
 // ending is why and how a session ends.
 type ending struct {
-	code       envelope.Code // what requests arriving meanwhile get
-	disconnect bool          // send a DISCONNECT before the close
-	notice     envelope.Code // its error_code; "" answers the device's own DISCONNECT with success
-	requestID  string        // the request the DISCONNECT answers; "" when the server ends the session
+	code       envelope.Code        // what requests arriving meanwhile get
+	disconnect bool                 // send a DISCONNECT before the close
+	notice     envelope.Code        // its error_code; "" answers the device's own DISCONNECT with success
+	requestID  string               // the request the DISCONNECT answers; "" when the server ends the session
+	req        *pb.RatatoskrRequest // that request, which a signed DISCONNECT is bound to
 	status     websocket.StatusCode
 	reason     string
 	// until, when set, bounds the drain instead of Options.DrainTimeout
@@ -128,7 +129,7 @@ func (c *conn) serve() {
 				v, stack = d.v, d.stack
 			}
 			c.h.log.Error("ratatoskr: panic serving connection", "remote", c.remote, "panic", v, "stack", string(stack))
-			c.closeWith(nil, CloseInternalError, "internal error")
+			c.closeWith(nil, nil, CloseInternalError, "internal error")
 		}
 	}()
 	c.readLoop()
@@ -269,7 +270,7 @@ func (c *conn) finish() {
 		if e.notice != "" {
 			resp = envelope.Failure(pb.MessageType_DISCONNECT, e.requestID, envelope.NewError(e.notice, disconnectText(e.notice)), c.h.now())
 		}
-		c.send(c.encode(resp), nil)
+		c.send(c.encode(resp, e.req), nil)
 	}
 	c.queueClose(e.status, e.reason)
 }
@@ -309,7 +310,7 @@ func (c *conn) answerForServices() {
 
 // closeWith closes at once, after whatever is queued: resp (when not nil)
 // and the close frame. Requests in flight are not awaited.
-func (c *conn) closeWith(resp *pb.RatatoskrResponse, status websocket.StatusCode, reason string) {
+func (c *conn) closeWith(resp *pb.RatatoskrResponse, req *pb.RatatoskrRequest, status websocket.StatusCode, reason string) {
 	c.mu.Lock()
 	if c.state == stateClosed {
 		c.mu.Unlock()
@@ -318,7 +319,7 @@ func (c *conn) closeWith(resp *pb.RatatoskrResponse, status websocket.StatusCode
 	c.state = stateClosed
 	c.mu.Unlock()
 	if resp != nil {
-		c.send(c.encode(resp), nil)
+		c.send(c.encode(resp, req), nil)
 	}
 	c.queueClose(status, reason)
 }
@@ -344,7 +345,7 @@ func (c *conn) handshakeExpired() {
 	waiting := c.state == stateHandshaking && c.busy == 0
 	c.mu.Unlock()
 	if waiting {
-		c.closeWith(envelope.Failure(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeHandshakeRequired, "no handshake within the timeout"), c.h.now()),
+		c.closeWith(envelope.Failure(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeHandshakeRequired, "no handshake within the timeout"), c.h.now()), nil,
 			ClosePolicyViolation, "handshake timeout")
 	}
 }

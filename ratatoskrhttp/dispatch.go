@@ -90,13 +90,13 @@ func (c *conn) dispatch(req *pb.RatatoskrRequest, start time.Time) {
 		c.mu.Unlock()
 		err := envelope.NewError(code, disconnectText(code))
 		c.logRequest(req, "", start, err)
-		c.fail(req.GetMessageType(), req.GetRequestId(), err)
+		c.fail(req, req.GetMessageType(), req.GetRequestId(), err)
 		return
 	}
 	if c.inflight.n >= c.h.o.MaxInFlight {
 		c.mu.Unlock()
 		c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, errInFlight)
-		c.fail(req.GetMessageType(), req.GetRequestId(), errInFlight)
+		c.fail(req, req.GetMessageType(), req.GetRequestId(), errInFlight)
 		return
 	}
 	w := &work{req: req, sess: c.sess, start: start}
@@ -219,7 +219,7 @@ func (c *conn) serveBusiness(w *work) {
 // service answering after the server answered for it) are dropped.
 func (c *conn) answer(w *work, resp *pb.RatatoskrResponse) {
 	if w.answered.CompareAndSwap(false, true) {
-		c.send(c.encode(resp), w)
+		c.send(c.encode(resp, w.req), w)
 	}
 }
 

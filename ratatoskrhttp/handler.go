@@ -2,6 +2,7 @@ package ratatoskrhttp
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"io"
 	"log/slog"
@@ -149,6 +150,17 @@ type Options struct {
 	// ServerVersion is sent in the handshake response. Defaults to
 	// DefaultServerVersion.
 	ServerVersion string
+	// RequireSignatureV2 refuses devices that sign with v1 (the
+	// reference implementation's scheme, which covers neither message_type
+	// nor metadata): their handshake gets SIGNATURE_INVALID. Defaults to
+	// false: v1 and v2 devices are both served, each session in the scheme
+	// its handshake chose.
+	RequireSignatureV2 bool
+	// ResponseKey, when set, signs every response (field signature of
+	// RatatoskrResponse), bound to the request it answers and the session;
+	// connection responses name it by envelope.KeyID. Each response then
+	// costs one Ed25519 signature. Defaults to unsigned responses.
+	ResponseKey ed25519.PrivateKey
 	// Logger receives connection events and one line per request: at Warn
 	// for security refusals (token, key, signature, replay, identity) and
 	// rate limits, with the remote address, the Origin header and the
@@ -175,6 +187,7 @@ type Handler struct {
 	*Router
 
 	o         Options
+	keyID     string // envelope.KeyID of ResponseKey's public half
 	validator *envelope.Validator
 	now       func() time.Time
 	log       *slog.Logger
@@ -219,10 +232,19 @@ func New(opts *Options) *Handler {
 		o.Rand = rand.Reader
 	}
 	o.OriginPatterns = append([]string(nil), o.OriginPatterns...)
+	var keyID string
+	if o.ResponseKey != nil {
+		if len(o.ResponseKey) != ed25519.PrivateKeySize {
+			panic("ratatoskrhttp: Options.ResponseKey must be an Ed25519 private key")
+		}
+		o.ResponseKey = append(ed25519.PrivateKey(nil), o.ResponseKey...)
+		keyID = envelope.KeyID(o.ResponseKey.Public().(ed25519.PublicKey))
+	}
 	v := envelope.NewValidator(o.Validation)
 	return &Handler{
 		Router:    NewRouter(),
 		o:         o,
+		keyID:     keyID,
 		validator: v,
 		now:       v.Options().Now,
 		log:       o.Logger,

@@ -70,6 +70,10 @@ func (c *conn) authenticate(ctx context.Context, req *pb.RatatoskrRequest) (*Ses
 	if err := v.CheckSchema(req); err != nil {
 		return nil, err
 	}
+	scheme, err := c.h.handshakeScheme(req)
+	if err != nil {
+		return nil, err
+	}
 	p, err := envelope.ConnectionPayload(req)
 	if err != nil {
 		return nil, err
@@ -92,7 +96,7 @@ func (c *conn) authenticate(ctx context.Context, req *pb.RatatoskrRequest) (*Ses
 	if err != nil {
 		return nil, err
 	}
-	if err := v.Validate(ctx, req, envelope.Expect{UserID: id.UserID, DeviceID: id.DeviceID, Key: key}); err != nil {
+	if err := v.Validate(ctx, req, envelope.Expect{UserID: id.UserID, DeviceID: id.DeviceID, Key: key, Scheme: scheme}); err != nil {
 		return nil, err
 	}
 	if revoked := c.h.o.Revoked; revoked != nil {
@@ -109,7 +113,7 @@ func (c *conn) authenticate(ctx context.Context, req *pb.RatatoskrRequest) (*Ses
 	if !id.ExpiresAt.IsZero() && id.ExpiresAt.Before(expires) {
 		expires = id.ExpiresAt
 	}
-	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, key: key, scope: envelope.Scope(id.UserID, id.DeviceID)}, nil
+	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, Scheme: scheme, key: key, scope: envelope.Scope(id.UserID, id.DeviceID)}, nil
 }
 
 // open runs the handshake; the read loop waits for it, since nothing but
@@ -139,10 +143,10 @@ func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) {
 	c.logRequest(req, "", start, err)
 	if err != nil {
 		c.check(-1)
-		c.closeWith(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now()), ClosePolicyViolation, "handshake refused")
+		c.closeWith(c.h.refused(req.GetRequestId(), err), req, ClosePolicyViolation, "handshake refused")
 		return
 	}
-	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess)), nil)
+	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess), req), nil)
 	c.check(-1)
 	c.h.log.Info("ratatoskr: session open", "session", sess.ID, "device", sess.Identity.DeviceID,
 		"user", sess.Identity.UserID, "expires_at", sess.ExpiresAt, "remote", c.remote)
@@ -161,7 +165,7 @@ func (c *conn) startRenewal(req *pb.RatatoskrRequest, cur *Session, start time.T
 	if c.renewing || c.gone {
 		c.mu.Unlock()
 		c.logRequest(req, "", start, errRenewing)
-		c.fail(req.GetMessageType(), req.GetRequestId(), errRenewing)
+		c.fail(req, req.GetMessageType(), req.GetRequestId(), errRenewing)
 		return
 	}
 	c.renewing = true
@@ -183,6 +187,9 @@ func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
 	if err == nil && (sess.Identity.UserID != cur.Identity.UserID || sess.Identity.DeviceID != cur.Identity.DeviceID) {
 		err = envelope.NewError(envelope.CodeIdentityMismatch, "a renewal must be for the session's user and device")
 	}
+	if err == nil && sess.Scheme != cur.Scheme {
+		err = errSchemeChange
+	}
 	if err == nil {
 		sess.ID = cur.ID
 		if code, ok := c.opened(sess); !ok {
@@ -195,11 +202,11 @@ func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
 	c.renewing = false
 	c.mu.Unlock()
 	if err != nil {
-		c.send(c.encode(envelope.ConnectionRefused(req.GetRequestId(), err, c.h.o.ServerVersion, c.h.now())), nil)
+		c.send(c.encode(c.h.refused(req.GetRequestId(), err), req), nil)
 		c.countAbuse(err)
 		return
 	}
-	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess)), nil)
+	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess), req), nil)
 }
 
 // check counts a handshake or renewal being checked: a session that
@@ -226,5 +233,9 @@ func (h *Handler) accepted(requestID string, sess *Session) *pb.RatatoskrRespons
 		}
 	}
 	resp.Metadata = l.Metadata()
+	resp.Metadata[envelope.MetadataScheme] = sess.Scheme.String()
+	if h.keyID != "" {
+		resp.Metadata[envelope.MetadataKeyID] = h.keyID
+	}
 	return resp
 }

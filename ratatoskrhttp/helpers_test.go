@@ -147,7 +147,7 @@ func (d *device) business(service string, payload []byte) *pb.RatatoskrRequest {
 }
 
 func (d *device) resign(req *pb.RatatoskrRequest) *pb.RatatoskrRequest {
-	envelope.Sign(req, d.signer.Key)
+	envelope.SignWith(req, d.signer.Key, d.signer.Scheme)
 	return req
 }
 

@@ -44,23 +44,23 @@ func (c *conn) readFrameDone(typ websocket.MessageType, frame *bytes.Buffer, too
 		return // after the close frame nothing more can be answered
 	}
 	if typ != websocket.MessageBinary {
-		c.fail(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeMalformed, "text frames are not accepted, send binary protobuf"))
+		c.fail(nil, pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeMalformed, "text frames are not accepted, send binary protobuf"))
 		c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: CloseUnsupportedData, reason: "binary frames only"})
 		return
 	}
 	if tooLarge != nil {
 		e := envelope.Errorf(envelope.CodePayloadTooLarge, "message of at least %d bytes exceeds the limit of %d", tooLarge.size, c.h.validator.Options().MaxMessageSize)
-		c.fail(pb.MessageType_ERROR, c.requestIDOf(tooLarge.head), e)
+		c.fail(nil, pb.MessageType_ERROR, c.requestIDOf(tooLarge.head), e)
 		return
 	}
 	req, err := c.h.validator.Decode(frame.Bytes())
 	if err != nil {
 		if c.handshaking() {
 			// Before the handshake the first bad frame ends the connection.
-			c.closeWith(envelope.Failure(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err, c.h.now()), ClosePolicyViolation, "handshake required")
+			c.closeWith(envelope.Failure(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err, c.h.now()), nil, ClosePolicyViolation, "handshake required")
 			return
 		}
-		c.fail(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err)
+		c.fail(nil, pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err)
 		return
 	}
 	c.handle(req)
@@ -174,14 +174,14 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 		return
 	case stateDraining:
 		err := envelope.NewError(code, disconnectText(code))
-		c.fail(t, req.GetRequestId(), err)
+		c.fail(req, t, req.GetRequestId(), err)
 		c.logRequest(req, "", start, err)
 		return
 	case stateHandshaking:
 		if t != pb.MessageType_CONNECTION_REQUEST {
 			err := envelope.NewError(envelope.CodeHandshakeRequired, "send a CONNECTION_REQUEST first")
 			c.logRequest(req, "", start, err)
-			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), ClosePolicyViolation, "handshake required")
+			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), req, ClosePolicyViolation, "handshake required")
 			return
 		}
 		c.open(req, start)
@@ -192,14 +192,14 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 	default:
 		err := envelope.NewError(envelope.CodeSchemaInvalid, "message_type is not a request type")
 		c.logRequest(req, "", start, err)
-		c.fail(t, req.GetRequestId(), err)
+		c.fail(req, t, req.GetRequestId(), err)
 		return
 	}
 	// A polite goodbye is never refused by the rate limit.
 	if t != pb.MessageType_DISCONNECT {
 		if err := c.limitRequest(sess); err != nil {
 			c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, err)
-			c.fail(t, req.GetRequestId(), err)
+			c.fail(req, t, req.GetRequestId(), err)
 			return
 		}
 	}
@@ -215,20 +215,20 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 	c.deep(func() { err = c.h.validator.Validate(c.values, req, expect(sess)) })
 	c.logRequest(req, "", start, err)
 	if err != nil {
-		c.fail(t, req.GetRequestId(), err)
+		c.fail(req, t, req.GetRequestId(), err)
 		return
 	}
 	if t == pb.MessageType_HEARTBEAT {
-		c.send(c.encode(envelope.Success(t, req.GetRequestId(), nil, nil, c.h.now())), nil)
+		c.send(c.encode(envelope.Success(t, req.GetRequestId(), nil, nil, c.h.now()), req), nil)
 		return
 	}
 	// DISCONNECT: requests arriving meanwhile get HANDSHAKE_REQUIRED; the
 	// answer follows the requests in flight.
-	c.beginEnd(ending{code: envelope.CodeHandshakeRequired, disconnect: true, requestID: req.GetRequestId(), status: CloseNormal})
+	c.beginEnd(ending{code: envelope.CodeHandshakeRequired, disconnect: true, requestID: req.GetRequestId(), req: req, status: CloseNormal})
 }
 
 func expect(s *Session) envelope.Expect {
-	return envelope.Expect{UserID: s.Identity.UserID, DeviceID: s.Identity.DeviceID, Key: s.key}
+	return envelope.Expect{UserID: s.Identity.UserID, DeviceID: s.Identity.DeviceID, Key: s.key, Scheme: s.Scheme}
 }
 
 // deep runs f, work that needs a deep stack (token and signature checks),

@@ -43,6 +43,9 @@ type Session struct {
 	ExpiresAt time.Time
 	// RemoteAddr is the peer's address as net/http saw it.
 	RemoteAddr string
+	// Scheme is the signature scheme of the session's requests, chosen by
+	// its handshake.
+	Scheme envelope.Scheme
 
 	key   envelope.DeviceKey // Identity.PublicKey, checked once at the handshake
 	scope string             // envelope.Scope of the identity: the device's key in limits

@@ -206,17 +206,21 @@ func putBuf(b *[]byte) {
 
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
-// encode marshals resp into a pooled buffer. A response that cannot be
+// encode signs resp (when the server signs responses) as the answer to req
+// (nil: to no decodable request) and marshals it into a pooled buffer. A response that cannot be
 // encoded (a service put invalid UTF-8 in a string) is replaced by an
 // INTERNAL failure for the same request, so the device still gets an
 // answer.
-func (c *conn) encode(resp *pb.RatatoskrResponse) *[]byte {
+func (c *conn) encode(resp *pb.RatatoskrResponse, req *pb.RatatoskrRequest) *[]byte {
+	c.sign(resp, req)
 	b := bufPool.Get().(*[]byte)
 	out, err := marshalOpts.MarshalAppend((*b)[:0], resp)
 	if err != nil {
 		c.h.log.Error("ratatoskr: response cannot be encoded", "request_id", clip.String(resp.GetRequestId(), logTextLen), "err", err)
-		out, _ = marshalOpts.MarshalAppend((*b)[:0], envelope.Failure(resp.GetMessageType(), resp.GetRequestId(),
-			envelope.NewError(envelope.CodeInternal, "internal error"), c.h.now()))
+		fallback := envelope.Failure(resp.GetMessageType(), resp.GetRequestId(),
+			envelope.NewError(envelope.CodeInternal, "internal error"), c.h.now())
+		c.sign(fallback, req)
+		out, _ = marshalOpts.MarshalAppend((*b)[:0], fallback)
 	}
 	*b = out
 	return b
@@ -304,9 +308,10 @@ func responseType(t pb.MessageType) pb.MessageType {
 }
 
 // fail answers a request of type t with id requestID with err and counts
-// it towards MaxProtocolErrors (see countAbuse). It is for the read loop.
-func (c *conn) fail(t pb.MessageType, requestID string, err error) {
-	c.send(c.encode(envelope.Failure(responseType(t), requestID, err, c.h.now())), nil)
+// it towards MaxProtocolErrors (see countAbuse). req is the request, nil
+// for a frame that did not decode. It is for the read loop.
+func (c *conn) fail(req *pb.RatatoskrRequest, t pb.MessageType, requestID string, err error) {
+	c.send(c.encode(envelope.Failure(responseType(t), requestID, err, c.h.now()), req), nil)
 	c.countAbuse(err)
 }
 
