@@ -203,7 +203,7 @@ func (c *Client) roundTrip(ctx context.Context, r request) (*pb.RatatoskrRespons
 	for {
 		select {
 		case resp := <-ch:
-			return resp, nil
+			return c.answerTo(req, resp)
 		case err := <-result:
 			if err != nil {
 				return nil, c.writeFailed(ctx, err)
@@ -214,7 +214,7 @@ func (c *Client) roundTrip(ctx context.Context, r request) (*pb.RatatoskrRespons
 		case <-c.done:
 			select {
 			case resp := <-ch:
-				return resp, nil
+				return c.answerTo(req, resp)
 			default:
 			}
 			return nil, c.Err()

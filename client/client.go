@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,13 +69,15 @@ type Client struct {
 	err       error       // why the connection is gone; set before done is closed
 	expiry    *time.Timer // bounds the wait for the server to close after its DISCONNECT
 
+	serverKey ed25519.PublicKey // the key the server signs this session's responses with, when ServerKeys is set
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // Dial connects to the Ratatoskr endpoint at url (ws:// or wss://; http and
-// https are accepted too), offering the subprotocol "ratatoskr.v1", and
-// performs the handshake: a signed CONNECTION_REQUEST carrying the device
+// https are accepted too), offering the subprotocols "ratatoskr.v2" and
+// "ratatoskr.v1", and performs the handshake: a signed CONNECTION_REQUEST carrying the device
 // token, answered by a CONNECTION_RESPONSE. ctx bounds the whole handshake;
 // give it a deadline. Once Dial returns, ctx no longer matters: the
 // connection lives until Close or until it drops.
@@ -106,7 +109,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:   httpClient,
 		HTTPHeader:   o.HTTPHeader,
-		Subprotocols: []string{Subprotocol},
+		Subprotocols: []string{SubprotocolV2, Subprotocol},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", url, err)
@@ -122,6 +125,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 			Key:      o.PrivateKey,
 			Now:      o.Now,
 			Rand:     o.Rand,
+			Scheme:   scheme(conn.Subprotocol()),
 		},
 		log:         o.Logger,
 		inflight:    newGate(inFlightBound(o.MaxInFlight, 0)),
@@ -183,6 +187,9 @@ func (c *Client) handshake(ctx context.Context, token string) (Session, envelope
 	if err := proto.Unmarshal(data, resp); err != nil {
 		return Session{}, envelope.Limits{}, fmt.Errorf("client: decoding connection response: %w", err)
 	}
+	if err := c.checkHandshake(req, resp); err != nil {
+		return Session{}, envelope.Limits{}, fmt.Errorf("client: handshake: %w", err)
+	}
 	if resp.GetRequestId() != req.GetRequestId() && resp.GetSuccess() {
 		return Session{}, envelope.Limits{}, fmt.Errorf("client: expected the answer to the connection request, got a %v response for %q",
 			resp.GetMessageType(), resp.GetRequestId())
@@ -224,8 +231,9 @@ func (c *Client) Session() Session {
 	return c.session
 }
 
-// Subprotocol returns the subprotocol the server selected: "ratatoskr.v1",
-// or "" for a server that selected none.
+// Subprotocol returns the subprotocol the server selected: "ratatoskr.v2"
+// (it accepts signature v2), "ratatoskr.v1", or "" for a server that
+// selected none.
 func (c *Client) Subprotocol() string { return c.conn.Subprotocol() }
 
 // Done returns a channel closed when the connection is gone, after Close or

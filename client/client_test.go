@@ -23,8 +23,8 @@ func TestDialAndCall(t *testing.T) {
 	d := newDevice(t, "alice", "phone-1")
 	c := dial(t, s, d.options())
 
-	if got := c.Subprotocol(); got != client.Subprotocol {
-		t.Errorf("Subprotocol() = %q, want %q", got, client.Subprotocol)
+	if got := c.Subprotocol(); got != client.SubprotocolV2 || c.Scheme() != envelope.SchemeV2 {
+		t.Errorf("Subprotocol() = %q, Scheme() = %v; want %q and v2", got, c.Scheme(), client.SubprotocolV2)
 	}
 	sess := c.Session()
 	if sess.ID == "" || sess.ServerVersion != ratatoskrhttp.DefaultServerVersion {
@@ -646,7 +646,7 @@ func TestSend(t *testing.T) {
 	s := newServer(t, nil, nil)
 	d := newDevice(t, "alice", "phone-1")
 	c := dial(t, s, d.options())
-	signer := &envelope.Signer{DeviceID: d.id, UserID: d.user, Key: d.key}
+	signer := &envelope.Signer{DeviceID: d.id, UserID: d.user, Key: d.key, Scheme: c.Scheme()}
 
 	req, err := signer.Business("echo", []byte("raw"), nil)
 	if err != nil {

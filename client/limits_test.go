@@ -330,7 +330,7 @@ func TestSendNotHeld(t *testing.T) {
 		waitFor(t, "a call in the service", func() bool { return g.running.Load() == 1 })
 
 		// The only slot is taken; Send goes anyway and meets the server's bound.
-		signer := &envelope.Signer{DeviceID: d.id, UserID: d.user, Key: d.key}
+		signer := &envelope.Signer{DeviceID: d.id, UserID: d.user, Key: d.key, Scheme: c.Scheme()}
 		req, err := signer.Business("echo", nil, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -354,7 +354,7 @@ func TestSendNotHeld(t *testing.T) {
 		s := newServer(t, &ratatoskrhttp.Options{RequestRate: 1, RequestBurst: 1}, nil)
 		d := newDevice(t, "alice", "phone-1")
 		c := dial(t, s, d.options())
-		signer := &envelope.Signer{DeviceID: d.id, UserID: d.user, Key: d.key}
+		signer := &envelope.Signer{DeviceID: d.id, UserID: d.user, Key: d.key, Scheme: c.Scheme()}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var codes []string

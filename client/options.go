@@ -120,6 +120,17 @@ type Options struct {
 
 	// Logger receives the client's diagnostics. Defaults to discarding them.
 	Logger *slog.Logger
+
+	// ServerKeys, when set, are the server's response-signing public keys
+	// (more than one during a rotation). The connection response names the
+	// key the server signs with (envelope.KeyID); every response must then
+	// carry its valid signature, bound to the request it answers and the
+	// session. Dial fails when the server does not sign, or signs with
+	// another key; a call whose answer does not verify fails with an error
+	// wrapping ErrResponseSignature (code SIGNATURE_INVALID), and an
+	// unsolicited response that does not verify is dropped. Defaults to
+	// none: responses are not checked. They are copied.
+	ServerKeys []ed25519.PublicKey
 }
 
 // withDefaults returns a copy of o with defaults filled in, or an error when
@@ -129,6 +140,13 @@ func (o *Options) withDefaults() (Options, error) {
 		return Options{}, errors.New("client: Options are required")
 	}
 	c := *o
+	c.ServerKeys = nil
+	for _, k := range o.ServerKeys {
+		if len(k) != ed25519.PublicKeySize {
+			return c, fmt.Errorf("client: Options.ServerKeys holds a key of %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		}
+		c.ServerKeys = append(c.ServerKeys, append(ed25519.PublicKey(nil), k...))
+	}
 	switch {
 	case c.DeviceID == "" || c.UserID == "":
 		return c, errors.New("client: Options.DeviceID and Options.UserID are required")

@@ -59,6 +59,11 @@ func (c *Client) dispatch(resp *pb.RatatoskrResponse) {
 			return
 		}
 	}
+	if !c.unsolicitedOK(resp) {
+		c.log.Warn("ratatoskr client: dropping a response not signed by the server's key",
+			"type", resp.GetMessageType().String(), "request_id", resp.GetRequestId(), "error_code", resp.GetErrorCode())
+		return
+	}
 	if resp.GetMessageType() == pb.MessageType_DISCONNECT {
 		c.serverDisconnect(resp)
 	} else {
