@@ -58,6 +58,8 @@ func run(logger *slog.Logger) error {
 	deviceRate := flag.Float64("device-rate", 0, "requests per second one device may send (default 100; negative: no limit)")
 	deviceBurst := flag.Int("device-burst", 0, "requests one device may send at once above -device-rate (default 3 x the rate)")
 	addrRate := flag.Float64("addr-handshake-rate", 0, "WebSocket upgrades per second from one client address (default 50; negative: no limit)")
+	requireV2 := flag.Bool("require-signature-v2", false, "refuse devices that sign with v1 (which covers neither message_type nor metadata)")
+	responseKeyFile := flag.String("response-key-file", "", "PKCS#8 PEM file with the Ed25519 key that signs every response (openssl genpkey -algorithm ed25519); default: unsigned")
 	adminTokenFile := flag.String("admin-token-file", "", "file holding the bearer token that enables POST /admin/disconnect (env RATATOSKR_ADMIN_TOKEN); default: no admin route")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -75,6 +77,7 @@ func run(logger *slog.Logger) error {
 		DeviceRate:           *deviceRate,
 		DeviceBurst:          *deviceBurst,
 		HandshakeRatePerAddr: *addrRate,
+		RequireSignatureV2:   *requireV2,
 		AdminToken:           os.Getenv("RATATOSKR_ADMIN_TOKEN"),
 	}
 	if *adminTokenFile != "" {
@@ -83,6 +86,13 @@ func run(logger *slog.Logger) error {
 			return fmt.Errorf("reading -admin-token-file: %w", err)
 		}
 		cfg.AdminToken = strings.TrimSpace(string(b))
+	}
+	if *responseKeyFile != "" {
+		b, err := os.ReadFile(*responseKeyFile)
+		if err != nil {
+			return fmt.Errorf("reading -response-key-file: %w", err)
+		}
+		cfg.ResponseKeyPEM = b
 	}
 	if cfg.AdminToken != "" && len(cfg.AdminToken) < 16 {
 		return errors.New("the admin token must be at least 16 characters")

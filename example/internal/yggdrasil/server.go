@@ -2,7 +2,10 @@ package yggdrasil
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +63,13 @@ type Config struct {
 	// address may make (Options.HandshakeRatePerAddr): zero means the
 	// default (50/s, burst 200), negative no limit.
 	HandshakeRatePerAddr float64
+	// RequireSignatureV2 refuses devices that sign with v1
+	// (ratatoskrhttp.Options.RequireSignatureV2).
+	RequireSignatureV2 bool
+	// ResponseKeyPEM, when set, holds the Ed25519 private key (PKCS#8 PEM,
+	// as openssl genpkey -algorithm ed25519 writes it) that signs every
+	// response. Default: responses are not signed.
+	ResponseKeyPEM []byte
 	// AdminToken, when set, enables POST /admin/disconnect, the kill
 	// switch, for requests that carry it as "Authorization: Bearer
 	// <token>". Default: the admin route is off.
@@ -111,6 +121,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		return nil, err
 	}
 
+	responseKey, err := responseKey(cfg.ResponseKeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	if responseKey != nil {
+		logger.Info("responses signed", "key_id", envelope.KeyID(responseKey.Public().(ed25519.PublicKey)))
+	}
+
 	var validation *envelope.ValidatorOptions // nil: in-memory nonces
 	if cfg.RedisURL != "" {
 		if s.rdb, err = connectRedis(ctx, cfg.RedisURL); err != nil {
@@ -134,6 +152,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		RequestRate:          rate.Limit(cfg.DeviceRate),
 		RequestBurst:         cfg.DeviceBurst,
 		HandshakeRatePerAddr: rate.Limit(cfg.HandshakeRatePerAddr),
+		RequireSignatureV2:   cfg.RequireSignatureV2,
+		ResponseKey:          responseKey,
 	})
 	s.rt.Use(ratatoskrhttp.Recoverer(func(ctx context.Context, req *ratatoskrhttp.Request, v any, stack []byte) {
 		logger.Error("service panicked", "service", req.Service, "request_id", req.RequestID, "panic", v, "stack", string(stack))
@@ -186,6 +206,26 @@ func authenticator(cfg Config, logger *slog.Logger) (a *auth.JWT, devSecret bool
 		return nil, false, fmt.Errorf("yggdrasil: token verifier: %w", err)
 	}
 	return a, devSecret, nil
+}
+
+// responseKey parses the response-signing key, nil when pemBytes is empty.
+func responseKey(pemBytes []byte) (ed25519.PrivateKey, error) {
+	if len(pemBytes) == 0 {
+		return nil, nil
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, errors.New("yggdrasil: the response key must be a PKCS#8 PEM block (PRIVATE KEY)")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("yggdrasil: response key: %w", err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("yggdrasil: the response key is a %T, not an Ed25519 key", k)
+	}
+	return key, nil
 }
 
 // tlsConfig loads the certificate when cfg asks for TLS. Only TLS 1.3 is

@@ -274,7 +274,7 @@ func TestRedisNonces(t *testing.T) {
 	token := mintDev(t, "carol", "tablet", pub)
 	o := &client.Options{UserID: "carol", DeviceID: "tablet", PrivateKey: key, Token: token}
 	ca, cb := dialWith(t, a.url, o), dialWith(t, b.url, o)
-	signer := &envelope.Signer{UserID: "carol", DeviceID: "tablet", Key: key}
+	signer := &envelope.Signer{UserID: "carol", DeviceID: "tablet", Key: key, Scheme: ca.Scheme()}
 	req, err := signer.Business(api.ServiceEcho, []byte("pay once"), nil)
 	if err != nil {
 		t.Fatal(err)
