@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -44,4 +45,28 @@ func ExampleCodeOf() {
 	// Output:
 	// PAYMENT_DECLINED card declined
 	// INTERNAL internal error
+}
+
+// A server signs its answer to a request; the device, holding the
+// server's public key, checks that the answer is the server's and is for
+// its own request.
+func ExampleVerifyResponse() {
+	_, deviceKey, _ := ed25519.GenerateKey(nil)
+	serverPub, serverKey, _ := ed25519.GenerateKey(nil)
+
+	signer := &envelope.Signer{DeviceID: "phone-1", UserID: "alice", Key: deviceKey, Scheme: envelope.SchemeV2}
+	req, _ := signer.Business("payments", []byte(`{"amount":"12.50"}`), nil)
+	reqDigest := envelope.DigestV2(req)
+
+	// Server side: the answer, bound to the session and to req.
+	resp := envelope.Success(req.GetMessageType(), req.GetRequestId(), []byte(`{"status":"captured"}`), nil, time.Now())
+	envelope.SignResponse(serverKey, "session-1", &reqDigest, resp)
+
+	// Device side.
+	fmt.Println(envelope.VerifyResponse(serverPub, "session-1", &reqDigest, resp) == nil)
+	resp.Payload = []byte(`{"status":"declined"}`) // altered on the way
+	fmt.Println(envelope.CodeOf(envelope.VerifyResponse(serverPub, "session-1", &reqDigest, resp)))
+	// Output:
+	// true
+	// SIGNATURE_INVALID
 }

@@ -90,8 +90,9 @@ func (MessageType) EnumDescriptor() ([]byte, []int) {
 }
 
 // RatatoskrRequest is every message a device sends. It is signed with the
-// device's Ed25519 key over request_id, device_id, user_id, timestamp,
-// nonce and payload (see docs/PROTOCOL.md).
+// device's Ed25519 key: signature v1 over request_id, device_id, user_id,
+// timestamp, nonce and payload, or signature v2 over every field (see
+// docs/PROTOCOL.md).
 type RatatoskrRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageType   MessageType            `protobuf:"varint,1,opt,name=message_type,json=messageType,proto3,enum=ratatoskr.MessageType" json:"message_type,omitempty"`
