@@ -16,9 +16,12 @@
 //	resp, err := c.Call(ctx, "echo", []byte("hello"))
 //
 // Every request, heartbeats and disconnects included, is signed with the
-// device key (signature v1, see package envelope). v1 covers neither the
-// message type nor the metadata, so neither the service name: always dial
-// wss:// in production.
+// device key: with signature v2, which covers every field, when the server
+// offers it (subprotocol "ratatoskr.v2"), and otherwise with v1, which
+// covers neither the message type nor the metadata (so neither the service
+// name). Always dial wss:// in production. With Options.ServerKeys the
+// client also verifies that every answer is signed by the server, for the
+// request it answers (see Scheme and ErrResponseSignature).
 //
 // The server announces the session's limits in the handshake (Limits): how
 // many business requests it serves at once, and its request rate and
