@@ -104,7 +104,7 @@ func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
 func (r *recorder) WithGroup(string) slog.Handler            { return r }
 func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
-	if rec.Message != "ratatoskr: request" {
+	if rec.Message != "ratatoskr.request" {
 		return nil
 	}
 	rec.Attrs(func(a slog.Attr) bool {

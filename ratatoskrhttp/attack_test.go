@@ -294,11 +294,11 @@ func TestAttackAuthFailureLogged(t *testing.T) {
 		if strings.Contains(string(line), forged) || strings.Contains(string(line), other.token) {
 			t.Fatalf("a token was logged: %s", line)
 		}
-		if r["msg"] != "ratatoskr: request" || r["level"] != "WARN" {
+		if r["msg"] != "ratatoskr.handshake" || r["level"] != "WARN" {
 			continue
 		}
 		warned++
-		if r["user"] != "alice" || r["device"] != "phone-1" || r["remote"] == "" || r["remote"] == nil {
+		if r["user_id"] != "alice" || r["device_id"] != "phone-1" || r["remote"] == "" || r["remote"] == nil {
 			t.Errorf("refusal logged without who: %s", line)
 		}
 		if r["code"] == string(envelope.CodeSignatureInvalid) && r["origin"] != "https://evil.example" {

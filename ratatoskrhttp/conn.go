@@ -51,6 +51,7 @@ type ending struct {
 	// until, when set, bounds the drain instead of Options.DrainTimeout
 	// (Shutdown's context).
 	until context.Context
+	why   CloseReason // for observers
 }
 
 // conn is one WebSocket connection and its session.
@@ -104,6 +105,8 @@ type conn struct {
 	handshake *time.Timer
 	expiry    *time.Timer
 	drain     func() bool // stops the drain deadline
+	why       CloseReason // why the connection ends (becauseLocked)
+	closeCode websocket.StatusCode
 	deadline  *time.Timer // the earliest request deadline
 	grace     *time.Timer // after the drain deadline: answer what is left
 	pinger    *time.Timer
@@ -129,7 +132,7 @@ func (c *conn) serve() {
 				v, stack = d.v, d.stack
 			}
 			c.h.log.Error("ratatoskr: panic serving connection", "remote", c.remote, "panic", v, "stack", string(stack))
-			c.closeWith(nil, nil, CloseInternalError, "internal error")
+			c.closeWith(nil, nil, ClosedInternal, CloseInternalError, "internal error")
 		}
 	}()
 	c.readLoop()
@@ -162,8 +165,23 @@ func (c *conn) teardown() {
 	c.cancel()
 	close(c.done)
 	c.wg.Wait()
-	if s := c.session(); s != nil {
-		c.h.log.Info("ratatoskr: session closed", "session", s.ID, "device", s.Identity.DeviceID, "user", s.Identity.UserID, "remote", c.remote)
+	if obs := c.h.obs; obs != nil {
+		e := ConnectionEvent{RemoteAddr: c.remote, Duration: time.Since(c.born)}
+		c.mu.Lock()
+		e.Reason, e.CloseCode = c.why, c.closeCode
+		if s := c.sess; s != nil {
+			e.SessionID, e.UserID, e.DeviceID = s.ID, s.Identity.UserID, s.Identity.DeviceID
+		}
+		c.mu.Unlock()
+		obs.ConnectionClosed(e)
+	}
+}
+
+// becauseLocked records why the connection ends and its close code (-1:
+// none); the first reason wins. The caller holds c.mu.
+func (c *conn) becauseLocked(why CloseReason, code websocket.StatusCode) {
+	if c.why == "" {
+		c.why, c.closeCode = why, code
 	}
 }
 
@@ -239,6 +257,7 @@ func (c *conn) beginEndIfOpen(e ending) bool {
 func (c *conn) ending(e ending) {
 	c.state = stateDraining
 	c.end = e
+	c.becauseLocked(e.why, e.status)
 	if c.handshake != nil {
 		c.handshake.Stop()
 	}
@@ -310,13 +329,14 @@ func (c *conn) answerForServices() {
 
 // closeWith closes at once, after whatever is queued: resp (when not nil)
 // and the close frame. Requests in flight are not awaited.
-func (c *conn) closeWith(resp *pb.RatatoskrResponse, req *pb.RatatoskrRequest, status websocket.StatusCode, reason string) {
+func (c *conn) closeWith(resp *pb.RatatoskrResponse, req *pb.RatatoskrRequest, why CloseReason, status websocket.StatusCode, reason string) {
 	c.mu.Lock()
 	if c.state == stateClosed {
 		c.mu.Unlock()
 		return
 	}
 	c.state = stateClosed
+	c.becauseLocked(why, status)
 	c.mu.Unlock()
 	if resp != nil {
 		c.send(c.encode(resp, req), nil)
@@ -326,9 +346,10 @@ func (c *conn) closeWith(resp *pb.RatatoskrResponse, req *pb.RatatoskrRequest, s
 
 // cut drops the connection without a close frame: the peer is gone, too
 // slow, silent, or Shutdown ran out of time.
-func (c *conn) cut() {
+func (c *conn) cut(why CloseReason) {
 	c.mu.Lock()
 	c.state = stateClosed
+	c.becauseLocked(why, -1)
 	works := c.inflight.all()
 	c.mu.Unlock()
 	for _, w := range works {
@@ -345,14 +366,14 @@ func (c *conn) handshakeExpired() {
 	waiting := c.state == stateHandshaking && c.busy == 0
 	c.mu.Unlock()
 	if waiting {
-		c.closeWith(envelope.Failure(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeHandshakeRequired, "no handshake within the timeout"), c.h.now()), nil,
+		c.closeWith(envelope.Failure(pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeHandshakeRequired, "no handshake within the timeout"), c.h.now()), nil, ClosedHandshakeTime,
 			ClosePolicyViolation, "handshake timeout")
 	}
 }
 
 // expired ends a session whose token (or MaxSessionDuration) ran out.
 func (c *conn) expired() {
-	c.beginEnd(ending{code: envelope.CodeSessionExpired, disconnect: true, notice: envelope.CodeSessionExpired, status: CloseNormal, reason: string(envelope.CodeSessionExpired)})
+	c.beginEnd(ending{code: envelope.CodeSessionExpired, disconnect: true, notice: envelope.CodeSessionExpired, status: CloseNormal, reason: string(envelope.CodeSessionExpired), why: ClosedExpired})
 }
 
 // ping checks the peer at the WebSocket level every PingInterval and cuts
@@ -371,7 +392,7 @@ func (c *conn) ping() {
 	cancel()
 	if err != nil {
 		c.h.log.Info("ratatoskr: peer did not answer ping", "remote", c.remote, "err", err)
-		c.cut()
+		c.cut(ClosedUnresponsive)
 		return
 	}
 	c.mu.Lock()

@@ -49,7 +49,7 @@ func (h *Handler) Disconnect(ctx context.Context, sel Selector, code envelope.Co
 	h.mu.Unlock()
 	var ended []*conn
 	for _, c := range all {
-		if s := c.session(); s != nil && sel.matches(s) && c.beginEndIfOpen(ending{code: code, disconnect: true, notice: code, status: status, reason: string(code)}) {
+		if s := c.session(); s != nil && sel.matches(s) && c.beginEndIfOpen(ending{code: code, disconnect: true, notice: code, status: status, reason: string(code), why: ClosedKilled}) {
 			ended = append(ended, c)
 		}
 	}

@@ -28,6 +28,7 @@ type work struct {
 	req        *pb.RatatoskrRequest
 	sess       *Session
 	start      time.Time
+	size       int // the frame's size in bytes
 	ctx        reqCtx
 	answered   atomic.Bool
 	prev, next *work // in conn.inflight, oldest (earliest deadline) first
@@ -83,23 +84,25 @@ const workerIdle = 100 * time.Millisecond
 // dispatch admits a business request and hands it to a worker. Admission
 // never blocks the read loop: past MaxInFlight, or once the session is
 // ending, the request is refused at once.
-func (c *conn) dispatch(req *pb.RatatoskrRequest, start time.Time) {
+func (c *conn) dispatch(req *pb.RatatoskrRequest, start time.Time, size int) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		code := c.end.code
 		c.mu.Unlock()
 		err := envelope.NewError(code, disconnectText(code))
-		c.logRequest(req, "", start, err)
+		c.report(c.values, req, serviceOf(req), start, size, err, 0)
 		c.fail(req, req.GetMessageType(), req.GetRequestId(), err)
 		return
 	}
 	if c.inflight.n >= c.h.o.MaxInFlight {
+		sess := c.sess
 		c.mu.Unlock()
-		c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, errInFlight)
+		c.limited(LimitInFlight, sess, serviceOf(req))
+		c.report(c.values, req, serviceOf(req), start, size, errInFlight, 0)
 		c.fail(req, req.GetMessageType(), req.GetRequestId(), errInFlight)
 		return
 	}
-	w := &work{req: req, sess: c.sess, start: start}
+	w := &work{req: req, sess: c.sess, start: start, size: size}
 	w.ctx.values = c.values
 	w.ctx.deadline = start.Add(c.h.o.RequestTimeout)
 	c.inflight.push(w)
@@ -161,32 +164,39 @@ func (c *conn) expireRequests() {
 
 // serveBusiness validates (signature and replay record included), routes
 // and serves one business request and answers it. A service that panics
-// without a Recoverer still only fails its own request.
+// without a Recoverer still only fails its own request. The observer, if
+// any, sees the request start (its context is the one validation and the
+// service get) and end.
 func (c *conn) serveBusiness(w *work) {
 	req := w.req
 	service := req.GetMetadata()[envelope.MetadataService]
 	t, id := req.GetMessageType(), req.GetRequestId()
+	var ctx context.Context = &w.ctx
+	if obs := c.h.obs; obs != nil {
+		info := c.requestInfo(req, service, w.start, w.size)
+		ctx = obs.StartRequest(ctx, &info)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			c.h.log.Error("ratatoskr: service panicked", "service", service, "request_id", id, "panic", v, "stack", string(debug.Stack()))
 			err := envelope.WrapError(envelope.CodeInternal, errPanic.Message(), fmt.Errorf("ratatoskrhttp: service %q panicked: %v", service, v))
-			c.logRequest(req, service, w.start, err)
+			c.report(ctx, req, service, w.start, w.size, err, 0)
 			c.answer(w, envelope.Failure(t, id, err, c.h.now()))
 		}
 	}()
 
-	if err := c.limitBusiness(&w.ctx, w.sess, service); err != nil {
-		c.logRequest(req, service, w.start, err)
+	if err := c.limitBusiness(ctx, w.sess, service); err != nil {
+		c.report(ctx, req, service, w.start, w.size, err, 0)
 		c.answer(w, envelope.Failure(t, id, err, c.h.now()))
 		return
 	}
-	if err := c.h.validator.Validate(&w.ctx, req, expect(w.sess)); err != nil {
-		c.logRequest(req, service, w.start, err)
+	if err := c.h.validator.Validate(ctx, req, expect(w.sess)); err != nil {
+		c.report(ctx, req, service, w.start, w.size, err, 0)
 		c.answer(w, envelope.Failure(t, id, err, c.h.now()))
 		c.countAbuse(err)
 		return
 	}
-	resp, err := c.h.Router.Serve(&w.ctx, &Request{
+	resp, err := c.h.Router.Serve(ctx, &Request{
 		Service:   service,
 		RequestID: id,
 		DeviceID:  req.GetDeviceId(),
@@ -200,18 +210,18 @@ func (c *conn) serveBusiness(w *work) {
 	})
 	if err != nil {
 		err = contextError(err)
-		c.logRequest(req, service, w.start, err)
 		out := envelope.Failure(t, id, err, c.h.now())
 		if resp != nil {
 			out.Payload, out.Metadata = resp.Payload, resp.Metadata
 		}
+		c.report(ctx, req, service, w.start, w.size, err, len(out.Payload))
 		c.answer(w, out)
 		return
 	}
-	c.logRequest(req, service, w.start, nil)
 	if resp == nil {
 		resp = &Response{}
 	}
+	c.report(ctx, req, service, w.start, w.size, nil, len(resp.Payload))
 	c.answer(w, envelope.Success(t, id, resp.Payload, resp.Metadata, c.h.now()))
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	"github.com/ratatoskr-proto/ratatoskr/internal/opt"
+	"github.com/ratatoskr-proto/ratatoskr/nonce"
 	"github.com/ratatoskr-proto/ratatoskr/ratelimit"
 )
 
@@ -161,12 +162,32 @@ type Options struct {
 	// connection responses name it by envelope.KeyID. Each response then
 	// costs one Ed25519 signature. Defaults to unsigned responses.
 	ResponseKey ed25519.PrivateKey
-	// Logger receives connection events and one line per request: at Warn
-	// for security refusals (token, key, signature, replay, identity) and
-	// rate limits, with the remote address, the Origin header and the
-	// user and device the frame claims (never the token); at Info
-	// otherwise. Strings repeated from the peer are cut at a few hundred
-	// bytes. Defaults to discarding.
+	// Observer, when set, is told of every connection, handshake, request,
+	// refusal, limit and replay-store check (see Observer): combine several
+	// with Observers, for instance metrics.New and tracing.New. Defaults to
+	// none, which costs nothing.
+	Observer Observer
+	// Logger receives the audit log: one record per handshake and per
+	// request, at Warn for security refusals (token, key, signature,
+	// replay, identity) and RATE_LIMITED, at Info otherwise, with stable
+	// field names:
+	//
+	//	ratatoskr.handshake  renewal, request_id, session_id, user_id, device_id,
+	//	                     remote, origin (browsers), code ("OK" or the error
+	//	                     code), latency, scheme (accepted), err and cause (refused)
+	//	ratatoskr.request    type, request_id, session_id, user_id, device_id,
+	//	                     remote, origin, service (business), code, latency,
+	//	                     payload_size, payload_sha256 (hex), response_size,
+	//	                     err and cause (failed)
+	//
+	// and ratatoskr.connection_closed (reason, close_code, session_id,
+	// user_id, device_id, remote, duration), ratatoskr.refused (code,
+	// session_id, remote, size) and ratatoskr.limited (limit, remote,
+	// user_id, device_id, service). user_id and device_id are what the frame
+	// claims until validated; err is the message the device got, cause is
+	// for the operator only. Payloads, tokens and signatures are never
+	// logged; strings from the peer are cut at a few hundred bytes.
+	// Defaults to discarding, which costs nothing.
 	Logger *slog.Logger
 	// Rand is the source of session ids. Defaults to crypto/rand.
 	Rand io.Reader
@@ -187,7 +208,8 @@ type Handler struct {
 	*Router
 
 	o         Options
-	keyID     string // envelope.KeyID of ResponseKey's public half
+	obs       Observer // the audit log and Options.Observer; nil: none
+	keyID     string   // envelope.KeyID of ResponseKey's public half
 	validator *envelope.Validator
 	now       func() time.Time
 	log       *slog.Logger
@@ -225,8 +247,23 @@ func New(opts *Options) *Handler {
 	if o.ServerVersion == "" {
 		o.ServerVersion = DefaultServerVersion
 	}
+	var audit Observer
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	} else {
+		audit = auditLog{log: o.Logger}
+	}
+	obs := Observers(audit, o.Observer)
+	if o.Observer != nil {
+		var vo envelope.ValidatorOptions
+		if o.Validation != nil {
+			vo = *o.Validation
+		}
+		if vo.Nonces == nil {
+			vo.Nonces = nonce.NewMemory(nil)
+		}
+		vo.Nonces = observedStore{Store: vo.Nonces, obs: o.Observer}
+		o.Validation = &vo
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader
@@ -244,6 +281,7 @@ func New(opts *Options) *Handler {
 	return &Handler{
 		Router:    NewRouter(),
 		o:         o,
+		obs:       obs,
 		keyID:     keyID,
 		validator: v,
 		now:       v.Options().Now,
@@ -275,6 +313,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, ok := h.accept(w, r)
 	if !ok {
 		return
+	}
+	if h.obs != nil {
+		h.obs.ConnectionOpened(ConnectionEvent{RemoteAddr: c.remote})
 	}
 	go func() { // counted in h.wg by accept; Shutdown waits for it
 		defer h.release(c)

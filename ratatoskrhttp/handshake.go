@@ -35,6 +35,7 @@ func (c *conn) checkToken(req *pb.RatatoskrRequest, by time.Time) (*Session, err
 	select {
 	case turns <- struct{}{}:
 	case <-ctx.Done():
+		c.limited(LimitHandshakes, nil, "")
 		return nil, errHandshakesBusy
 	}
 	type result struct {
@@ -133,6 +134,7 @@ func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) {
 		var ok bool
 		if displaced, ok = c.h.register(c, sess.scope); !ok {
 			err = errTooManySessions
+			c.limited(LimitSessions, sess, "")
 		}
 	}
 	if err == nil {
@@ -140,16 +142,14 @@ func (c *conn) open(req *pb.RatatoskrRequest, start time.Time) {
 			err = envelope.NewError(code, disconnectText(code))
 		}
 	}
-	c.logRequest(req, "", start, err)
+	c.reportHandshake(req, false, sess, start, err)
 	if err != nil {
 		c.check(-1)
-		c.closeWith(c.h.refused(req.GetRequestId(), err), req, ClosePolicyViolation, "handshake refused")
+		c.closeWith(c.h.refused(req.GetRequestId(), err), req, ClosedHandshakeFailed, ClosePolicyViolation, "handshake refused")
 		return
 	}
 	c.send(c.encode(c.h.accepted(req.GetRequestId(), sess), req), nil)
 	c.check(-1)
-	c.h.log.Info("ratatoskr: session open", "session", sess.ID, "device", sess.Identity.DeviceID,
-		"user", sess.Identity.UserID, "expires_at", sess.ExpiresAt, "remote", c.remote)
 	if displaced != nil {
 		c.h.log.Info("ratatoskr: session replaced by a newer one of its device", "device", sess.Identity.DeviceID, "user", sess.Identity.UserID, "remote", displaced.remote)
 		displaced.beginEnd(replaced)
@@ -164,7 +164,7 @@ func (c *conn) startRenewal(req *pb.RatatoskrRequest, cur *Session, start time.T
 	c.mu.Lock()
 	if c.renewing || c.gone {
 		c.mu.Unlock()
-		c.logRequest(req, "", start, errRenewing)
+		c.reportHandshake(req, true, nil, start, errRenewing)
 		c.fail(req, req.GetMessageType(), req.GetRequestId(), errRenewing)
 		return
 	}
@@ -196,7 +196,7 @@ func (c *conn) renew(req *pb.RatatoskrRequest, cur *Session, start time.Time) {
 			err = envelope.NewError(code, disconnectText(code))
 		}
 	}
-	c.logRequest(req, "", start, err)
+	c.reportHandshake(req, true, sess, start, err)
 	// The next renewal may come once this one is answered.
 	c.mu.Lock()
 	c.renewing = false

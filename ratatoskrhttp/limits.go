@@ -126,19 +126,30 @@ func newLimits(o *Options) limits {
 // The caller holds h.mu.
 func (h *Handler) admit(addr string) int {
 	if max := h.o.MaxConnections; max > 0 && len(h.conns)+h.limits.upgrading >= max {
+		h.limitedAddr(LimitConnections, addr)
 		return http.StatusServiceUnavailable
 	}
 	if max := h.o.MaxPendingPerAddr; max > 0 && h.limits.pending[addr] >= max {
+		h.limitedAddr(LimitPendingPerAddr, addr)
 		return http.StatusTooManyRequests
 	}
 	if h.limits.addrRate != nil {
 		if res, _ := h.limits.addrRate.Allow(context.Background(), addr); !res.Allowed {
+			h.limitedAddr(LimitHandshakeRate, addr)
 			return http.StatusTooManyRequests
 		}
 	}
 	h.limits.pending[addr]++
 	h.limits.upgrading++
 	return 0
+}
+
+// limitedAddr tells the observer that limit l refused an upgrade from
+// addr.
+func (h *Handler) limitedAddr(l LimitKind, addr string) {
+	if h.obs != nil {
+		h.obs.Limited(LimitEvent{Limit: l, RemoteAddr: addr})
+	}
 }
 
 // unpend stops counting c as pending, once. The caller holds h.mu.
@@ -201,7 +212,7 @@ func (h *Handler) unregister(c *conn) {
 }
 
 // replaced is the ending of a session displaced by a newer one.
-var replaced = ending{code: envelope.CodeSessionReplaced, disconnect: true, notice: envelope.CodeSessionReplaced, status: CloseNormal, reason: string(envelope.CodeSessionReplaced)}
+var replaced = ending{code: envelope.CodeSessionReplaced, disconnect: true, notice: envelope.CodeSessionReplaced, status: CloseNormal, reason: string(envelope.CodeSessionReplaced), why: ClosedReplaced}
 
 // countAbuse counts a refused frame towards MaxProtocolErrors: errors of
 // the serialization and security kinds, RATE_LIMITED and UNAVAILABLE
@@ -228,7 +239,8 @@ func (c *conn) countAbuse(err error) {
 		next := max(tat, now) + decay
 		if next-now > limit-decay { // the MaxProtocolErrors-th error in a burst
 			c.h.log.Warn("ratatoskr: too many refused frames, closing", "remote", c.remote, "last", err.Error())
-			c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: ClosePolicyViolation, reason: "too many protocol errors"})
+			c.limited(LimitProtocolErrors, c.session(), "")
+			c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: ClosePolicyViolation, reason: "too many protocol errors", why: ClosedAbuse})
 			return
 		}
 		if c.abuse.CompareAndSwap(tat, next) {
@@ -243,7 +255,11 @@ func (c *conn) limitRequest(sess *Session) error {
 	if c.h.limits.device == nil {
 		return nil
 	}
-	return ask(c.values, c.h.limits.device, sess.scope, errRateLimited)
+	err := ask(c.values, c.h.limits.device, sess.scope, errRateLimited)
+	if err == errRateLimited {
+		c.limited(LimitDeviceRate, sess, "")
+	}
+	return err
 }
 
 // limitBusiness asks the user and service limiters, when set, whether one
@@ -251,11 +267,17 @@ func (c *conn) limitRequest(sess *Session) error {
 func (c *conn) limitBusiness(ctx context.Context, sess *Session, service string) error {
 	if l := c.h.o.UserLimiter; l != nil {
 		if err := ask(ctx, l, sess.Identity.UserID, errUserRateLimited); err != nil {
+			if err == errUserRateLimited {
+				c.limited(LimitUserRate, sess, service)
+			}
 			return err
 		}
 	}
 	if l := c.h.o.ServiceLimiters[service]; l != nil {
 		if err := ask(ctx, l, service, errServiceRateLimited); err != nil {
+			if err == errServiceRateLimited {
+				c.limited(LimitServiceRate, sess, service)
+			}
 			return err
 		}
 	}

@@ -25,9 +25,13 @@ func (c *conn) readLoop() {
 		typ, frame, err := c.readFrame()
 		var tooLarge *oversized
 		if err != nil && !errors.As(err, &tooLarge) {
-			if s := websocket.CloseStatus(err); s != -1 {
+			s := websocket.CloseStatus(err)
+			if s != -1 {
 				c.h.log.Debug("ratatoskr: peer closed", "remote", c.remote, "status", s)
 			}
+			c.mu.Lock()
+			c.becauseLocked(ClosedByPeer, s)
+			c.mu.Unlock()
 			return
 		}
 		c.readFrameDone(typ, frame, tooLarge)
@@ -44,26 +48,45 @@ func (c *conn) readFrameDone(typ websocket.MessageType, frame *bytes.Buffer, too
 		return // after the close frame nothing more can be answered
 	}
 	if typ != websocket.MessageBinary {
+		c.refused(envelope.CodeMalformed, frameLen(frame))
 		c.fail(nil, pb.MessageType_ERROR, "", envelope.NewError(envelope.CodeMalformed, "text frames are not accepted, send binary protobuf"))
-		c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: CloseUnsupportedData, reason: "binary frames only"})
+		c.beginEnd(ending{code: envelope.CodeConnectionRejected, status: CloseUnsupportedData, reason: "binary frames only", why: ClosedAbuse})
 		return
 	}
 	if tooLarge != nil {
 		e := envelope.Errorf(envelope.CodePayloadTooLarge, "message of at least %d bytes exceeds the limit of %d", tooLarge.size, c.h.validator.Options().MaxMessageSize)
+		c.refused(envelope.CodePayloadTooLarge, tooLarge.size)
 		c.fail(nil, pb.MessageType_ERROR, c.requestIDOf(tooLarge.head), e)
 		return
 	}
 	req, err := c.h.validator.Decode(frame.Bytes())
 	if err != nil {
+		c.refused(envelope.CodeOf(err), frame.Len())
 		if c.handshaking() {
 			// Before the handshake the first bad frame ends the connection.
-			c.closeWith(envelope.Failure(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err, c.h.now()), nil, ClosePolicyViolation, "handshake required")
+			c.closeWith(envelope.Failure(pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err, c.h.now()), nil, ClosedHandshakeFailed, ClosePolicyViolation, "handshake required")
 			return
 		}
 		c.fail(nil, pb.MessageType_ERROR, c.requestIDOf(frame.Bytes()), err)
 		return
 	}
-	c.handle(req)
+	c.handle(req, frame.Len())
+}
+
+// serviceOf is the service a business request names, "" for other types.
+func serviceOf(req *pb.RatatoskrRequest) string {
+	if req.GetMessageType() != pb.MessageType_BUSINESS_REQUEST {
+		return ""
+	}
+	return req.GetMetadata()[envelope.MetadataService]
+}
+
+// frameLen is the size of a frame read, 0 for none.
+func frameLen(b *bytes.Buffer) int {
+	if b == nil {
+		return 0
+	}
+	return b.Len()
 }
 
 // handshaking reports whether no session has been opened yet.
@@ -163,7 +186,7 @@ func (c *conn) requestIDOf(b []byte) string {
 }
 
 // handle answers one decoded request according to the connection's state.
-func (c *conn) handle(req *pb.RatatoskrRequest) {
+func (c *conn) handle(req *pb.RatatoskrRequest, size int) {
 	start := time.Now()
 	t := req.GetMessageType()
 	c.mu.Lock()
@@ -175,13 +198,13 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 	case stateDraining:
 		err := envelope.NewError(code, disconnectText(code))
 		c.fail(req, t, req.GetRequestId(), err)
-		c.logRequest(req, "", start, err)
+		c.report(c.values, req, serviceOf(req), start, size, err, 0)
 		return
 	case stateHandshaking:
 		if t != pb.MessageType_CONNECTION_REQUEST {
 			err := envelope.NewError(envelope.CodeHandshakeRequired, "send a CONNECTION_REQUEST first")
-			c.logRequest(req, "", start, err)
-			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), req, ClosePolicyViolation, "handshake required")
+			c.report(c.values, req, serviceOf(req), start, size, err, 0)
+			c.closeWith(envelope.Failure(responseType(t), req.GetRequestId(), err, c.h.now()), req, ClosedHandshakeFailed, ClosePolicyViolation, "handshake required")
 			return
 		}
 		c.open(req, start)
@@ -191,21 +214,25 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 	case pb.MessageType_CONNECTION_REQUEST, pb.MessageType_BUSINESS_REQUEST, pb.MessageType_HEARTBEAT, pb.MessageType_DISCONNECT:
 	default:
 		err := envelope.NewError(envelope.CodeSchemaInvalid, "message_type is not a request type")
-		c.logRequest(req, "", start, err)
+		c.report(c.values, req, "", start, size, err, 0)
 		c.fail(req, t, req.GetRequestId(), err)
 		return
 	}
 	// A polite goodbye is never refused by the rate limit.
 	if t != pb.MessageType_DISCONNECT {
 		if err := c.limitRequest(sess); err != nil {
-			c.logRequest(req, req.GetMetadata()[envelope.MetadataService], start, err)
+			if t == pb.MessageType_CONNECTION_REQUEST {
+				c.reportHandshake(req, true, nil, start, err)
+			} else {
+				c.report(c.values, req, serviceOf(req), start, size, err, 0)
+			}
 			c.fail(req, t, req.GetRequestId(), err)
 			return
 		}
 	}
 	switch t {
 	case pb.MessageType_BUSINESS_REQUEST:
-		c.dispatch(req, start)
+		c.dispatch(req, start, size)
 		return
 	case pb.MessageType_CONNECTION_REQUEST:
 		c.startRenewal(req, sess, start)
@@ -213,7 +240,7 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 	}
 	var err error
 	c.deep(func() { err = c.h.validator.Validate(c.values, req, expect(sess)) })
-	c.logRequest(req, "", start, err)
+	c.report(c.values, req, "", start, size, err, 0)
 	if err != nil {
 		c.fail(req, t, req.GetRequestId(), err)
 		return
@@ -224,7 +251,7 @@ func (c *conn) handle(req *pb.RatatoskrRequest) {
 	}
 	// DISCONNECT: requests arriving meanwhile get HANDSHAKE_REQUIRED; the
 	// answer follows the requests in flight.
-	c.beginEnd(ending{code: envelope.CodeHandshakeRequired, disconnect: true, requestID: req.GetRequestId(), req: req, status: CloseNormal})
+	c.beginEnd(ending{code: envelope.CodeHandshakeRequired, disconnect: true, requestID: req.GetRequestId(), req: req, status: CloseNormal, why: ClosedDisconnect})
 }
 
 func expect(s *Session) envelope.Expect {

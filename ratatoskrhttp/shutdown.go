@@ -58,7 +58,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range conns {
-		wg.Go(c.cut)
+		wg.Go(func() { c.cut(ClosedShutdown) })
 	}
 	wg.Wait()
 	// The connections are cut; their goroutines end as soon as the
@@ -90,5 +90,5 @@ func (h *Handler) Close() error {
 // DISCONNECT SERVER_SHUTDOWN and the close 1001.
 func shutdownEnding(ctx context.Context) ending {
 	return ending{code: envelope.CodeServerShutdown, disconnect: true, notice: envelope.CodeServerShutdown,
-		status: CloseGoingAway, reason: string(envelope.CodeServerShutdown), until: ctx}
+		status: CloseGoingAway, reason: string(envelope.CodeServerShutdown), until: ctx, why: ClosedShutdown}
 }

@@ -3,8 +3,6 @@ package ratatoskrhttp
 import (
 	"bufio"
 	"context"
-	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -152,7 +150,7 @@ func (c *conn) writeBatch(batch []outFrame) {
 		c.stopWriting()
 		c.wmu.Unlock()
 		c.closeDoneOnce.Do(func() { close(c.closeDone) })
-		c.cut()
+		c.cut(ClosedUnresponsive)
 	}
 }
 
@@ -319,41 +317,3 @@ func (c *conn) fail(req *pb.RatatoskrRequest, t pb.MessageType, requestID string
 // (identifiers, service, Origin, error causes): longer ones are cut and
 // marked, so a peer cannot write megabytes into the log.
 const logTextLen = 256
-
-// logRequest writes the one line per request: at Warn for a security
-// refusal (auth, signature, replay, identity) or a rate limit, so that an
-// attack stands out, at Info otherwise. user and device are what the frame
-// claims; the token is never logged.
-func (c *conn) logRequest(req *pb.RatatoskrRequest, service string, start time.Time, err error) {
-	level := slog.LevelInfo
-	code := envelope.CodeOf(err)
-	if code.Kind() == envelope.KindSecurity || code == envelope.CodeRateLimited {
-		level = slog.LevelWarn
-	}
-	if !c.h.log.Enabled(context.Background(), level) {
-		return
-	}
-	attrs := []any{
-		"type", req.GetMessageType().String(),
-		"request_id", clip.String(req.GetRequestId(), logTextLen),
-		"device", clip.String(req.GetDeviceId(), logTextLen),
-		"user", clip.String(req.GetUserId(), logTextLen),
-		"remote", c.remote,
-		"duration", time.Since(start),
-	}
-	if c.origin != "" {
-		attrs = append(attrs, "origin", c.origin)
-	}
-	if service != "" {
-		attrs = append(attrs, "service", clip.String(service, logTextLen))
-	}
-	if err != nil {
-		attrs = append(attrs, "code", string(code), "err", clip.String(err.Error(), logTextLen+envelope.MaxMessageLen))
-		if cause := errors.Unwrap(err); cause != nil {
-			// The cause (why a token was refused, what a service hit) is
-			// for the operator only; the device got the coded message.
-			attrs = append(attrs, "cause", clip.String(cause.Error(), 2*logTextLen))
-		}
-	}
-	c.h.log.Log(context.Background(), level, "ratatoskr: request", attrs...)
-}
