@@ -6,7 +6,9 @@ package redistest
 import (
 	"context"
 	"crypto/rand"
+	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,4 +96,40 @@ func DeletePrefix(t testing.TB, c redis.UniversalClient, prefix string) {
 	if err := iter.Err(); err != nil {
 		t.Errorf("scanning test keys: %v", err)
 	}
+}
+
+// Silent returns the address of a TCP server, closed at cleanup, that
+// accepts connections and never answers: a Redis that hangs.
+func Silent(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+		wg    sync.WaitGroup
+	)
+	wg.Go(func() { // ends when the listener closes, at cleanup
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
 }

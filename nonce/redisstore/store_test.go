@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -164,39 +163,6 @@ func TestTimeout(t *testing.T) {
 		}
 	})
 
-	// A server that accepts connections and never answers.
-	silent := func(t *testing.T) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var (
-			mu    sync.Mutex
-			conns []net.Conn
-			wg    sync.WaitGroup
-		)
-		wg.Go(func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				conns = append(conns, conn)
-				mu.Unlock()
-			}
-		})
-		t.Cleanup(func() {
-			ln.Close()
-			wg.Wait()
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.Close()
-			}
-		})
-		return ln.Addr().String()
-	}
 
 	for _, tc := range []struct {
 		name    string
@@ -210,7 +176,7 @@ func TestTimeout(t *testing.T) {
 	} {
 		for _, mode := range modes {
 			t.Run(tc.name+"/"+mode.name, func(t *testing.T) {
-				testSilent(t, silent(t), tc.opts, &redisstore.Options{Timeout: tc.timeout, MaxInFlight: mode.maxInFlight}, tc.ctx)
+				testSilent(t, redistest.Silent(t), tc.opts, &redisstore.Options{Timeout: tc.timeout, MaxInFlight: mode.maxInFlight}, tc.ctx)
 			})
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"github.com/ratatoskr-proto/ratatoskr/internal/redistest"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -209,37 +208,7 @@ func TestOutage(t *testing.T) {
 }
 
 func TestSilentServer(t *testing.T) {
-	// A server that accepts connections and never answers.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	c := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: redistest.Silent(t), ContextTimeoutEnabled: true, MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
 	lim := redisrate.New(c, ratelimit.Limit{Rate: 10, Burst: 5}, &redisrate.Options{Timeout: 50 * time.Millisecond})
 
