@@ -163,7 +163,6 @@ func TestTimeout(t *testing.T) {
 		}
 	})
 
-
 	for _, tc := range []struct {
 		name    string
 		opts    redis.Options
