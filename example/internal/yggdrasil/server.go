@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/envelope"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/api"
 	"github.com/ratatoskr-proto/ratatoskr/example/internal/devsecret"
+	"github.com/ratatoskr-proto/ratatoskr/metrics"
 	"github.com/ratatoskr-proto/ratatoskr/nonce/redisstore"
 	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
 )
@@ -83,8 +86,9 @@ type Server struct {
 	rt       *ratatoskrhttp.Handler
 	market   *Marketplace
 	payments *Payments
-	rdb      *redis.Client // nil with in-memory nonces
-	tls      *tls.Config   // nil for plain HTTP
+	rdb      *redis.Client        // nil with in-memory nonces
+	registry *prometheus.Registry // served at GET /metrics
+	tls      *tls.Config          // nil for plain HTTP
 	log      *slog.Logger
 	timeout  time.Duration
 	// devSecret is set when tokens are verified with the public
@@ -129,6 +133,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		logger.Info("responses signed", "key_id", envelope.KeyID(responseKey.Public().(ed25519.PublicKey)))
 	}
 
+	s.registry = prometheus.NewRegistry()
+	obs, err := metrics.New(s.registry, &metrics.Options{Services: []string{api.ServiceEcho, api.ServiceNornen, api.ServiceHeidrun}})
+	if err != nil {
+		return nil, err
+	}
+
 	var validation *envelope.ValidatorOptions // nil: in-memory nonces
 	if cfg.RedisURL != "" {
 		if s.rdb, err = connectRedis(ctx, cfg.RedisURL); err != nil {
@@ -154,6 +164,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 		HandshakeRatePerAddr: rate.Limit(cfg.HandshakeRatePerAddr),
 		RequireSignatureV2:   cfg.RequireSignatureV2,
 		ResponseKey:          responseKey,
+		Observer:             obs,
 	})
 	s.rt.Use(ratatoskrhttp.Recoverer(func(ctx context.Context, req *ratatoskrhttp.Request, v any, stack []byte) {
 		logger.Error("service panicked", "service", req.Service, "request_id", req.RequestID, "panic", v, "stack", string(stack))
@@ -175,6 +186,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	// Ratatoskr logs its own line per request; the upgrade itself is a
 	// long-lived connection, not an access-log entry.
 	r.Mount("/ratatoskr", s.rt)
+	// Scrapes are not logged either. Public here, like /healthz: put
+	// /metrics behind the network's edge or a token in production.
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	s.router = r
 	return s, nil
 }
