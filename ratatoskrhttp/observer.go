@@ -38,8 +38,12 @@ type Observer interface {
 	// ctx must be the parent of the context returned.
 	StartRequest(ctx context.Context, r *RequestInfo) context.Context
 	// Request is called when any request (business, heartbeat, disconnect;
-	// refused ones included) has been answered. For a business request, ctx
-	// is the context StartRequest returned; otherwise the connection's.
+	// refused ones included) has been answered. For a business request that
+	// was served, ctx is the context StartRequest returned. A business
+	// request refused before it reached a worker (the rate limit, the
+	// in-flight bound, an ending session) gets no StartRequest, so that a
+	// flood costs an observer little; ctx is then the connection's, as for
+	// the other types.
 	Request(ctx context.Context, e *RequestEvent)
 	// Refused is called for a frame refused before it could be read as a
 	// request: not binary, too large, undecodable.
@@ -103,7 +107,7 @@ type RequestInfo struct {
 	Type       pb.MessageType
 	Service    string // metadata["service"] for a business request, else ""
 	RequestID  string
-	UserID     string // as the frame claims (the session's, once validated)
+	UserID     string // as the frame claims (equal to the session's once validated)
 	DeviceID   string
 	SessionID  string // "" before a session is open
 	RemoteAddr string
