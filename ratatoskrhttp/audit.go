@@ -11,9 +11,14 @@ import (
 	"github.com/ratatoskr-proto/ratatoskr/internal/clip"
 )
 
-// auditLog is the Observer behind Options.Logger: one structured record
-// per handshake and per request, with stable field names (see
-// Options.Logger), plus connection closes, refused frames and limits.
+// AuditLog returns the Observer behind Options.Logger, writing to l: one
+// structured record per handshake and per request, with the stable field
+// names Options.Logger lists, plus connection closes, refused frames and
+// limits. Use it to send the audit log somewhere else than the handler's
+// other messages (Options.Observer = Observers(AuditLog(audit), …)).
+func AuditLog(l *slog.Logger) Observer { return auditLog{log: l} }
+
+// auditLog is AuditLog's Observer.
 type auditLog struct {
 	NopObserver
 	log *slog.Logger

@@ -251,7 +251,7 @@ func New(opts *Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	} else {
-		audit = auditLog{log: o.Logger}
+		audit = AuditLog(o.Logger)
 	}
 	obs := Observers(audit, o.Observer)
 	if o.Observer != nil {
