@@ -5,7 +5,8 @@
 //	go run ./example/server -jwt-secret "$(openssl rand -base64 48)" -redis redis://localhost:6379/0
 //	go run ./example/server -jwt-public-key issuer.pub.pem -tls-cert cert.pem -tls-key key.pem
 //
-// Routes: GET /healthz, GET /api/providers, GET /api/offers, and the
+// Routes: GET /healthz, GET /api/providers, GET /api/offers, GET /metrics
+// (Prometheus), POST /admin/disconnect (with -admin-token-file), and the
 // Ratatoskr endpoint at /ratatoskr with the services echo, nornen and
 // heidrun. See example/README.md.
 package main
