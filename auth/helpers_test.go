@@ -80,7 +80,7 @@ func newAuth(t testing.TB, opts ...Option) *JWT {
 
 func mintT(t testing.TB, method jwt.SigningMethod, key crypto.PrivateKey, o MintOptions) string {
 	t.Helper()
-	tok, err := Mint(method, key, o)
+	tok, err := MintWith(method, key, o)
 	if err != nil {
 		t.Fatalf("Mint: %v", err)
 	}

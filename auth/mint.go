@@ -2,8 +2,11 @@ package auth
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"slices"
@@ -49,22 +52,77 @@ var reservedClaims = [...]string{"sub", "device_id", "cnf", "iss", "aud", "iat",
 // MintHS256 returns a device token signed with HS256 and secret, which must
 // be at least MinHMACSecretSize bytes. See Mint.
 func MintHS256(secret []byte, o MintOptions) (string, error) {
-	if len(secret) < MinHMACSecretSize {
-		return "", fmt.Errorf("auth: HMAC secret is %d bytes, want at least %d", len(secret), MinHMACSecretSize)
-	}
-	return Mint(jwt.SigningMethodHS256, secret, o)
+	return Mint(secret, o)
 }
 
-// Mint returns a device token signed with method and key: for instance
+// Mint returns a device token signed with key, with the algorithm its type
+// calls for (see SigningAlg): an ed25519.PrivateKey signs EdDSA, an
+// *ecdsa.PrivateKey ES256, ES384 or ES512 by its curve, an *rsa.PrivateKey
+// RS256, and a []byte HMAC secret HS256. The token carries "sub",
+// "device_id", "iat", "exp", a random "jti", and "cnf", "iss", "aud" and
+// Extra claims as o says. To choose another algorithm (PS256 for an RSA
+// key, say), use MintWith.
+func Mint(key crypto.PrivateKey, o MintOptions) (string, error) {
+	method, err := signingMethod(key)
+	if err != nil {
+		return "", err
+	}
+	return MintWith(method, key, o)
+}
+
+// SigningAlg returns the JWT "alg" Mint signs with key: EdDSA, ES256,
+// ES384, ES512, RS256 or HS256. It refuses keys Mint cannot use: RSA keys
+// under 2048 bits, HMAC secrets under MinHMACSecretSize bytes, other
+// curves and types.
+func SigningAlg(key crypto.PrivateKey) (string, error) {
+	m, err := signingMethod(key)
+	if err != nil {
+		return "", err
+	}
+	return m.Alg(), nil
+}
+
+// signingMethod picks the signing method for key; see Mint.
+func signingMethod(key crypto.PrivateKey) (jwt.SigningMethod, error) {
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		return jwt.SigningMethodEdDSA, nil
+	case *ecdsa.PrivateKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return jwt.SigningMethodES256, nil
+		case elliptic.P384():
+			return jwt.SigningMethodES384, nil
+		case elliptic.P521():
+			return jwt.SigningMethodES512, nil
+		}
+		return nil, fmt.Errorf("auth: ECDSA curve %s is not supported for tokens", k.Curve.Params().Name)
+	case *rsa.PrivateKey:
+		if k.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("auth: RSA key of %d bits, want at least %d", k.N.BitLen(), minRSABits)
+		}
+		return jwt.SigningMethodRS256, nil
+	case []byte:
+		if len(k) < MinHMACSecretSize {
+			return nil, fmt.Errorf("auth: HMAC secret is %d bytes, want at least %d", len(k), MinHMACSecretSize)
+		}
+		return jwt.SigningMethodHS256, nil
+	case nil:
+		return nil, errors.New("auth: Mint needs a key")
+	}
+	return nil, fmt.Errorf("auth: cannot mint with a %T: use an Ed25519, ECDSA or RSA private key or an HMAC secret", key)
+}
+
+// MintWith is Mint with an explicit signing method and key: for instance
 // jwt.SigningMethodEdDSA with an ed25519.PrivateKey, jwt.SigningMethodES256
 // with a P-256 *ecdsa.PrivateKey, jwt.SigningMethodRS256 with an
 // *rsa.PrivateKey. The token carries "sub", "device_id", "iat", "exp", a
 // random "jti", and "cnf", "iss", "aud" and Extra claims as o says.
 // "alg": "none" is refused.
-func Mint(method jwt.SigningMethod, key crypto.PrivateKey, o MintOptions) (string, error) {
+func MintWith(method jwt.SigningMethod, key crypto.PrivateKey, o MintOptions) (string, error) {
 	switch {
 	case method == nil || key == nil:
-		return "", errors.New("auth: Mint needs a signing method and a key")
+		return "", errors.New("auth: MintWith needs a signing method and a key")
 	case method.Alg() == jwt.SigningMethodNone.Alg():
 		return "", errors.New(`auth: refusing to mint an "alg": "none" token`)
 	case o.UserID == "" || o.DeviceID == "":

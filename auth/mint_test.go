@@ -100,7 +100,7 @@ func TestMintErrors(t *testing.T) {
 		{"wrong key type", jwt.SigningMethodEdDSA, testSecret, ok},
 	}
 	for _, tt := range tests {
-		if tok, err := Mint(tt.method, tt.key, tt.o); err == nil {
+		if tok, err := MintWith(tt.method, tt.key, tt.o); err == nil {
 			t.Errorf("%s: minted %s", tt.name, tok)
 		}
 	}

@@ -2,16 +2,11 @@ package exchange
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ratatoskr-proto/ratatoskr/auth"
 )
@@ -37,33 +32,11 @@ func mint(cfg Config, pub ed25519.PublicKey) (token, alg string, err error) {
 		token, err = auth.MintHS256(cfg.Secret, o)
 		return token, "HS256", err
 	}
-	method, err := signingMethod(cfg.SigningKey)
-	if err != nil {
+	if alg, err = auth.SigningAlg(cfg.SigningKey); err != nil {
 		return "", "", err
 	}
-	token, err = auth.Mint(method, cfg.SigningKey, o)
-	return token, method.Alg(), err
-}
-
-// signingMethod picks the JWT algorithm for an issuer key.
-func signingMethod(key crypto.Signer) (jwt.SigningMethod, error) {
-	switch k := key.(type) {
-	case ed25519.PrivateKey:
-		return jwt.SigningMethodEdDSA, nil
-	case *ecdsa.PrivateKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return jwt.SigningMethodES256, nil
-		case elliptic.P384():
-			return jwt.SigningMethodES384, nil
-		case elliptic.P521():
-			return jwt.SigningMethodES512, nil
-		}
-		return nil, fmt.Errorf("unsupported ECDSA curve %s", k.Curve.Params().Name)
-	case *rsa.PrivateKey:
-		return jwt.SigningMethodRS256, nil
-	}
-	return nil, fmt.Errorf("unsupported signing key type %T", key)
+	token, err = auth.Mint(cfg.SigningKey, o)
+	return token, alg, err
 }
 
 // ParseSigningKey parses an issuer's private key from PEM: "PRIVATE KEY"
@@ -95,7 +68,7 @@ func ParseSigningKey(data []byte) (crypto.Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("exchange: unsupported signing key type %T", key)
 	}
-	if _, err := signingMethod(signer); err != nil {
+	if _, err := auth.SigningAlg(signer); err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
 	return signer, nil

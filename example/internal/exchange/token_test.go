@@ -18,7 +18,8 @@ import (
 func TestParseSigningKey(t *testing.T) {
 	_, edKey, _ := ed25519.GenerateKey(nil)
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 1024) // small for speed: the size is the verifier's business
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	weakRSA, _ := rsa.GenerateKey(rand.Reader, 1024)
 	pkcs8 := func(k any) []byte {
 		der, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
@@ -38,6 +39,7 @@ func TestParseSigningKey(t *testing.T) {
 		{"ECDSA PKCS #8", pkcs8(ecKey), ""},
 		{"ECDSA SEC 1", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER}), ""},
 		{"RSA PKCS #1", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}), ""},
+		{"RSA under 2048 bits", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(weakRSA)}), "at least 2048"},
 		{"public key", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), "not a private key"},
 		{"not PEM", []byte("hunter2"), "no PEM block"},
 		{"corrupt", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}}), "parsing"},
