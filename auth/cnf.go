@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -176,4 +177,63 @@ func jsonKind(v any) string {
 	default:
 		return fmt.Sprintf("%T", v)
 	}
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint of the Ed25519 key pub:
+// the unpadded base64url SHA-256 of its canonical JWK,
+// {"crv":"Ed25519","kty":"OKP","x":"<base64url>"} (members in that order,
+// no whitespace). A token binds a device key by it in "cnf"."jkt"
+// (RFC 9449). It returns "" when pub is not 32 bytes long.
+func Thumbprint(pub ed25519.PublicKey) string {
+	if len(pub) != ed25519.PublicKeySize {
+		return ""
+	}
+	canonical := `{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`
+	sum := sha256.Sum256([]byte(canonical))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Confirmation is how a token binds its device key: by the key itself
+// ("cnf"."jwk") or by its thumbprint ("cnf"."jkt").
+type Confirmation struct {
+	Key        ed25519.PublicKey // from jwk; nil when the token has jkt only
+	Thumbprint string            // from jkt; "" when the token has jwk only
+}
+
+// ParseConfirmation reads a "cnf" claim carrying "jwk" (see
+// ParseConfirmationKey), "jkt" (an unpadded base64url SHA-256 thumbprint,
+// 43 characters), or both, in which case the thumbprint must be the jwk's.
+func ParseConfirmation(cnf any) (Confirmation, error) {
+	obj, ok := cnf.(map[string]any)
+	if !ok {
+		return Confirmation{}, fmt.Errorf("auth: cnf claim is %s, want an object", jsonKind(cnf))
+	}
+	var c Confirmation
+	if raw, ok := obj["jkt"]; ok {
+		jkt, ok := raw.(string)
+		if !ok {
+			return Confirmation{}, fmt.Errorf("auth: cnf.jkt is %s, want a string", jsonKind(raw))
+		}
+		if b, err := base64.RawURLEncoding.Strict().DecodeString(jkt); err != nil || len(b) != sha256.Size {
+			return Confirmation{}, errors.New("auth: cnf.jkt is not an unpadded base64url SHA-256 thumbprint")
+		}
+		c.Thumbprint = jkt
+	}
+	if _, ok := obj["jwk"]; ok || c.Thumbprint == "" {
+		key, err := ParseConfirmationKey(cnf)
+		if err != nil {
+			return Confirmation{}, err
+		}
+		if c.Thumbprint != "" && Thumbprint(key) != c.Thumbprint {
+			return Confirmation{}, errors.New("auth: cnf.jkt is not the thumbprint of cnf.jwk")
+		}
+		c.Key = key
+	}
+	return c, nil
+}
+
+// ConfirmationThumbprintClaim returns the value of a "cnf" claim that binds
+// a token to pub by thumbprint: {"jkt": Thumbprint(pub)}.
+func ConfirmationThumbprintClaim(pub ed25519.PublicKey) map[string]any {
+	return map[string]any{"jkt": Thumbprint(pub)}
 }

@@ -14,8 +14,14 @@ type Identity struct {
 	UserID    string            // the token's "sub" claim
 	DeviceID  string            // the token's "device_id" claim
 	PublicKey ed25519.PublicKey // from "cnf"."jwk", or from the DeviceKeyResolver; JWT only returns keys that pass CheckDeviceKey
-	ExpiresAt time.Time         // the token's "exp" claim
-	Claims    map[string]any    // every claim, as encoding/json decodes it (numbers are float64), for handlers
+	// KeyThumbprint is the token's "cnf"."jkt" (RFC 7638 SHA-256 JWK
+	// thumbprint, see Thumbprint) when the token binds the device key by
+	// thumbprint and no DeviceKeyResolver supplied the key: PublicKey is
+	// then nil, and the key presented in the handshake must match it
+	// (ratatoskrhttp does this, with envelope.MetadataDeviceKey).
+	KeyThumbprint string
+	ExpiresAt     time.Time      // the token's "exp" claim
+	Claims        map[string]any // every claim, as encoding/json decodes it (numbers are float64), for handlers
 }
 
 // Authenticator turns a device token into an Identity. Implementations are

@@ -113,16 +113,17 @@ func (j *JWT) Authenticate(ctx context.Context, token string) (*Identity, error)
 	if err != nil || exp == nil { // the parser already requires it
 		return nil, fmt.Errorf("%w: bad exp claim", ErrInvalidToken)
 	}
-	pub, err := j.deviceKey(ctx, claims, userID, deviceID)
+	pub, jkt, err := j.deviceKey(ctx, claims, userID, deviceID)
 	if err != nil {
 		return nil, err
 	}
 	return &Identity{
-		UserID:    userID,
-		DeviceID:  deviceID,
-		PublicKey: pub,
-		ExpiresAt: exp.Time,
-		Claims:    claims,
+		UserID:        userID,
+		DeviceID:      deviceID,
+		PublicKey:     pub,
+		KeyThumbprint: jkt,
+		ExpiresAt:     exp.Time,
+		Claims:        claims,
 	}, nil
 }
 
@@ -168,15 +169,33 @@ func (j *JWT) keyFor(t *jwt.Token) (any, error) {
 }
 
 // deviceKey finds the device's public key in "cnf" or from the resolver.
-func (j *JWT) deviceKey(ctx context.Context, claims jwt.MapClaims, userID, deviceID string) (ed25519.PublicKey, error) {
+func (j *JWT) deviceKey(ctx context.Context, claims jwt.MapClaims, userID, deviceID string) (ed25519.PublicKey, string, error) {
+	pub, err := j.resolveDeviceKey(ctx, claims, userID, deviceID)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case pub != nil:
+		return pub, "", nil
+	}
+	// cnf.jkt alone, and no resolver: the key comes with the handshake.
+	c, _ := ParseConfirmation(claims["cnf"]) // resolveDeviceKey parsed it
+	return nil, c.Thumbprint, nil
+}
+
+// resolveDeviceKey returns the device key from the "cnf" claim's jwk or
+// the DeviceKeyResolver, checked against cnf's jwk or jkt when both are
+// there; nil when the token binds the key by thumbprint only and there is
+// no resolver.
+func (j *JWT) resolveDeviceKey(ctx context.Context, claims jwt.MapClaims, userID, deviceID string) (ed25519.PublicKey, error) {
 	cnf, hasCnf := claims["cnf"]
-	var fromCnf ed25519.PublicKey
+	var conf Confirmation
 	if hasCnf {
 		var err error
-		if fromCnf, err = ParseConfirmationKey(cnf); err != nil {
+		if conf, err = ParseConfirmation(cnf); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 		}
 	}
+	fromCnf := conf.Key
 	if j.resolver == nil {
 		if !hasCnf {
 			return nil, fmt.Errorf("%w: missing cnf claim", ErrInvalidToken)
@@ -204,8 +223,11 @@ func (j *JWT) deviceKey(ctx context.Context, claims jwt.MapClaims, userID, devic
 	if err := CheckDeviceKey(pub); err != nil {
 		return nil, fmt.Errorf("%w: registered device key: %w", ErrInvalidToken, err)
 	}
-	if hasCnf && !bytes.Equal(fromCnf, pub) {
+	if fromCnf != nil && !bytes.Equal(fromCnf, pub) {
 		return nil, fmt.Errorf("%w: cnf key differs from the registered device key", ErrInvalidToken)
+	}
+	if conf.Thumbprint != "" && Thumbprint(pub) != conf.Thumbprint {
+		return nil, fmt.Errorf("%w: cnf.jkt is not the registered device key's thumbprint", ErrInvalidToken)
 	}
 	return ed25519.PublicKey(bytes.Clone(pub)), nil
 }

@@ -30,6 +30,10 @@ type MintOptions struct {
 	// CheckDeviceKey. Default: no "cnf", for verifiers that use a
 	// DeviceKeyResolver.
 	DevicePublicKey ed25519.PublicKey
+	// BindByThumbprint puts DevicePublicKey's RFC 7638 thumbprint in the
+	// token ("cnf": {"jkt": …}) instead of the key itself; the device then
+	// presents its key in the handshake. Default: the key ("cnf": {"jwk": …}).
+	BindByThumbprint bool
 	// KeyID becomes the "kid" header. Default: no "kid".
 	KeyID string
 	// Issuer becomes "iss". Default: no "iss".
@@ -155,8 +159,13 @@ func MintWith(method jwt.SigningMethod, key crypto.PrivateKey, o MintOptions) (s
 	claims["iat"] = jwt.NewNumericDate(iat)
 	claims["exp"] = jwt.NewNumericDate(iat.Add(ttl))
 	claims["jti"] = rand.Text()
-	if o.DevicePublicKey != nil {
+	switch {
+	case o.DevicePublicKey != nil && o.BindByThumbprint:
+		claims["cnf"] = ConfirmationThumbprintClaim(o.DevicePublicKey)
+	case o.DevicePublicKey != nil:
 		claims["cnf"] = ConfirmationClaim(o.DevicePublicKey)
+	case o.BindByThumbprint:
+		return "", errors.New("auth: MintOptions.BindByThumbprint needs DevicePublicKey")
 	}
 	if o.Issuer != "" {
 		claims["iss"] = o.Issuer

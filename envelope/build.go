@@ -3,6 +3,7 @@ package envelope
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -20,6 +21,12 @@ const ProtocolVersion = "1"
 // MetadataService is the metadata key that names the service a business
 // request is routed to.
 const MetadataService = "service"
+
+// MetadataDeviceKey is the metadata key of a CONNECTION_REQUEST that
+// presents the device's Ed25519 public key (unpadded base64url of its 32
+// bytes), for a token that binds the key by its thumbprint ("cnf"."jkt")
+// instead of carrying it. Signer.ConnectionRequest always sets it.
+const MetadataDeviceKey = "device_key"
 
 // DefaultNonceSize is the size of the nonces NewNonce makes.
 const DefaultNonceSize = 16
@@ -133,7 +140,11 @@ func (s *Signer) ConnectionRequest(token string) (*pb.RatatoskrRequest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("envelope: encoding connection payload: %w", err)
 	}
-	return s.New(pb.MessageType_CONNECTION_REQUEST, payload, nil)
+	if len(s.Key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("envelope: signer key must be %d bytes, got %d", ed25519.PrivateKeySize, len(s.Key))
+	}
+	pub := s.Key[ed25519.SeedSize:] // the public half of a private key
+	return s.New(pb.MessageType_CONNECTION_REQUEST, payload, map[string]string{MetadataDeviceKey: base64.RawURLEncoding.EncodeToString(pub)})
 }
 
 // Business returns a signed BUSINESS_REQUEST for service. metadata may be

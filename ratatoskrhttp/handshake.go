@@ -2,6 +2,8 @@ package ratatoskrhttp
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -91,6 +93,11 @@ func (c *conn) authenticate(ctx context.Context, req *pb.RatatoskrRequest) (*Ses
 	case err != nil:
 		return nil, envelope.WrapError(envelope.CodeAuthFailed, "device token refused", err)
 	}
+	if id.PublicKey == nil && id.KeyThumbprint != "" {
+		if id, err = presentedKey(req, id); err != nil {
+			return nil, err
+		}
+	}
 	// Checked here as well as in package auth, since a custom Authenticator
 	// may hand over any key; once per token, never per request.
 	key, err := envelope.NewDeviceKey(id.PublicKey)
@@ -115,6 +122,31 @@ func (c *conn) authenticate(ctx context.Context, req *pb.RatatoskrRequest) (*Ses
 		expires = id.ExpiresAt
 	}
 	return &Session{Identity: *id, ExpiresAt: expires, RemoteAddr: c.remote, Scheme: scheme, key: key, scope: envelope.Scope(id.UserID, id.DeviceID)}, nil
+}
+
+var (
+	errNoPresentedKey = envelope.NewError(envelope.CodeAuthFailed, "the token binds the device key by thumbprint (cnf.jkt): present the key in the metadata (device_key)")
+	errKeyThumbprint  = envelope.NewError(envelope.CodeAuthFailed, "the presented device key does not match the token's cnf.jkt")
+)
+
+// presentedKey returns id with the device key the CONNECTION_REQUEST
+// presents (metadata device_key), which must have the thumbprint the token
+// binds (cnf.jkt). Its strength is checked by the caller, as any key's.
+func presentedKey(req *pb.RatatoskrRequest, id *auth.Identity) (*auth.Identity, error) {
+	raw, ok := req.GetMetadata()[envelope.MetadataDeviceKey]
+	if !ok {
+		return nil, errNoPresentedKey
+	}
+	pub, err := base64.RawURLEncoding.Strict().DecodeString(raw)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, envelope.NewError(envelope.CodeAuthFailed, "device_key is not the unpadded base64url of a 32-byte Ed25519 key")
+	}
+	if auth.Thumbprint(pub) != id.KeyThumbprint {
+		return nil, errKeyThumbprint
+	}
+	bound := *id
+	bound.PublicKey = pub
+	return &bound, nil
 }
 
 // open runs the handshake; the read loop waits for it, since nothing but
