@@ -79,3 +79,22 @@ func TestThumbprintBinding(t *testing.T) {
 	}
 	d.echo()
 }
+
+// A device rotates its key by renewing its session with a token bound to
+// the new key, signed with the new key: the session goes on under the new
+// key, and requests signed with the old one are refused.
+func TestDeviceKeyRotationByRenewal(t *testing.T) {
+	hs := newHarness(t, nil, nil)
+	d := newDevice(t, "alice", "phone-1").connect(hs)
+	oldSigner := *d.signer
+	fresh := newDevice(t, "alice", "phone-1") // the same device with a new key pair
+	resp := d.roundTrip(fresh.connectionRequest(fresh.token))
+	if !resp.Success {
+		t.Fatalf("renewal with the new key: %v", resp)
+	}
+	d.signer, d.pub = fresh.signer, fresh.pub
+	d.echo()
+	old := &device{t: t, ws: d.ws, signer: &oldSigner}
+	old.expectCode(old.business("echo", nil), envelope.CodeSignatureInvalid)
+	d.echo()
+}
