@@ -10,9 +10,10 @@ import "errors"
 var ErrInvalidToken = errors.New("auth: invalid token")
 
 // ErrUnavailable is wrapped by errors that are not the token's fault: the
-// DeviceKeyResolver could not be reached, or the context ended while it was
-// asked. Servers map it to UNAVAILABLE, so the device may retry with the same
-// token.
+// DeviceKeyResolver could not be reached, a remote JWKS (WithRemoteJWKS)
+// could not be fetched when the token's key was not in the cache, or the
+// context ended while either was asked. Servers map it to UNAVAILABLE, so
+// the device may retry with the same token.
 var ErrUnavailable = errors.New("auth: key source unavailable")
 
 // ErrUnacceptableKey is wrapped (inside ErrInvalidToken) when a device

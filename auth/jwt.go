@@ -6,27 +6,29 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// JWT authenticates devices by their JWT (RFC 7519) device token. It is
-// immutable after NewJWT and safe for concurrent use.
+// JWT authenticates devices by their JWT (RFC 7519) device token. It is safe
+// for concurrent use; SetKeys replaces its keys while it is in use. A JWT
+// with a remote JWKS (WithRemoteJWKS) must be closed (Close).
 type JWT struct {
-	parser   *jwt.Parser
-	keys     []verifyKey
-	resolver DeviceKeyResolver // nil: the key comes from "cnf"
+	keys     atomic.Pointer[keySet]
+	popts    []jwt.ParserOption // the parser's options but the allow-list, which follows the keys
+	remote   *remoteJWKS        // nil without WithRemoteJWKS
+	resolver DeviceKeyResolver  // nil: the key comes from "cnf"
 	maxSize  int
 }
 
 var _ Authenticator = (*JWT)(nil)
 
 // NewJWT returns a JWT authenticator. At least one key must be configured
-// (WithHMACSecret, WithPublicKeyPEM, WithPublicKey, WithKeyID, WithJWKS);
-// NewJWT fails if none is, if a key is unusable, or if options are
-// inconsistent.
+// (WithHMACSecret, WithPublicKeyPEM, WithPublicKey, WithKeyID, WithJWKS,
+// WithRemoteJWKS); NewJWT fails if none is, if a key is unusable, or if
+// options are inconsistent.
 //
 // The accepted algorithms follow from the keys: HS256 only with a secret,
 // EdDSA only with Ed25519 keys, ES256/ES384/ES512 with ECDSA keys of the
@@ -37,8 +39,10 @@ var _ Authenticator = (*JWT)(nil)
 // Key selection: a token whose header has a "kid" is verified with the keys
 // of that id; if no key has that id, with the keys configured without an id,
 // and is refused if there are none. A token without "kid" is verified with
-// every key that fits its algorithm. Keys named in the token header itself
-// ("jwk", "jku", "x5u", "x5c") are never used, and a "crit" header is refused.
+// every key that fits its algorithm. With a remote JWKS, a "kid" that no key
+// has first makes the set be fetched again (see WithRemoteJWKS). Keys named
+// in the token header itself ("jwk", "jku", "x5u", "x5c") are never used,
+// and a "crit" header is refused.
 //
 // Authenticate then requires "exp", honours "nbf" and "iat" (with the
 // leeway), checks "iss" and "aud" when configured, and requires non-empty
@@ -56,16 +60,7 @@ func NewJWT(opts ...Option) (*JWT, error) {
 		c.now = time.Now
 	}
 
-	var algs []string
-	for _, k := range c.keys {
-		for _, alg := range k.algs {
-			if !slices.Contains(algs, alg) {
-				algs = append(algs, alg)
-			}
-		}
-	}
 	popts := []jwt.ParserOption{
-		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(c.leeway),
@@ -78,18 +73,22 @@ func NewJWT(opts ...Option) (*JWT, error) {
 	if len(c.audiences) > 0 {
 		popts = append(popts, jwt.WithAudience(c.audiences...))
 	}
-	return &JWT{
-		parser:   jwt.NewParser(popts...),
-		keys:     c.keys,
-		resolver: c.resolver,
-		maxSize:  c.maxSize,
-	}, nil
+	j := &JWT{popts: popts, resolver: c.resolver, maxSize: c.maxSize}
+	if c.remote != nil {
+		var err error
+		if j.remote, err = startRemote(c.remote); err != nil {
+			return nil, err
+		}
+	}
+	j.keys.Store(newKeySet(c.keys, popts, j.remote != nil))
+	return j, nil
 }
 
 // Authenticate verifies token and returns the device it identifies. A refused
 // token yields an error wrapping ErrInvalidToken (and the golang-jwt error,
-// for logs); a DeviceKeyResolver that cannot answer yields one wrapping
-// ErrUnavailable. ctx is passed to the resolver.
+// for logs); a DeviceKeyResolver that cannot answer, or a remote JWKS that
+// cannot be fetched, yields one wrapping ErrUnavailable. ctx is passed to the
+// resolver and bounds any wait for the remote JWKS.
 func (j *JWT) Authenticate(ctx context.Context, token string) (*Identity, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: empty token", ErrInvalidToken)
@@ -98,7 +97,12 @@ func (j *JWT) Authenticate(ctx context.Context, token string) (*Identity, error)
 		return nil, fmt.Errorf("%w: token is %d bytes, limit %d", ErrInvalidToken, len(token), j.maxSize)
 	}
 	claims := jwt.MapClaims{}
-	if _, err := j.parser.ParseWithClaims(token, claims, j.keyFor); err != nil {
+	ks := j.keys.Load()
+	keyFor := func(t *jwt.Token) (any, error) { return j.keyFor(ctx, ks, t) }
+	if _, err := ks.parser.ParseWithClaims(token, claims, keyFor); err != nil {
+		if errors.Is(err, ErrUnavailable) { // not the token's fault
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	userID, err := requiredString(claims, "sub")
@@ -125,47 +129,6 @@ func (j *JWT) Authenticate(ctx context.Context, token string) (*Identity, error)
 		ExpiresAt:     exp.Time,
 		Claims:        claims,
 	}, nil
-}
-
-// keyFor is the jwt.Keyfunc: it returns only keys whose algorithms include
-// the token's (already allow-listed) alg, selected by kid as NewJWT documents.
-func (j *JWT) keyFor(t *jwt.Token) (any, error) {
-	if _, ok := t.Header["crit"]; ok {
-		return nil, errors.New(`unsupported "crit" header`)
-	}
-	alg := t.Method.Alg()
-	kid, hasKid := "", false
-	if v, ok := t.Header["kid"]; ok {
-		if kid, hasKid = v.(string); !hasKid {
-			return nil, errors.New(`"kid" header is not a string`)
-		}
-	}
-	var named, unnamed []jwt.VerificationKey
-	for _, k := range j.keys {
-		if !slices.Contains(k.algs, alg) {
-			continue
-		}
-		if hasKid && k.kid == kid {
-			named = append(named, k.key)
-		} else if !hasKid || k.kid == "" {
-			unnamed = append(unnamed, k.key)
-		}
-	}
-	keys := named
-	if len(keys) == 0 {
-		keys = unnamed
-	}
-	switch len(keys) {
-	case 0:
-		if hasKid {
-			return nil, fmt.Errorf("no %s key with kid %q", alg, kid)
-		}
-		return nil, fmt.Errorf("no %s key", alg)
-	case 1:
-		return keys[0], nil
-	default:
-		return jwt.VerificationKeySet{Keys: keys}, nil
-	}
 }
 
 // deviceKey finds the device's public key in "cnf" or from the resolver.

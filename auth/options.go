@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -16,12 +17,16 @@ const DefaultLeeway = 5 * time.Second
 const DefaultMaxTokenSize = 8 << 10
 
 // Option configures NewJWT. Options that add keys may be given several times;
-// the others take the last value given.
+// the others take the last value given. The options that add keys
+// (WithHMACSecret, WithPublicKeyPEM, WithPublicKey, WithKeyID, WithJWKS) are
+// also what JWT.SetKeys takes.
 type Option func(*jwtConfig)
 
 type jwtConfig struct {
 	keys      []verifyKey
 	errs      []error
+	settings  []string // the options given that are not key options, which SetKeys refuses
+	remote    *remoteConfig
 	issuer    *string
 	audiences []string
 	leeway    time.Duration
@@ -40,6 +45,13 @@ func (c *jwtConfig) add(keys []verifyKey, err error) {
 }
 
 func one(k verifyKey, err error) ([]verifyKey, error) { return []verifyKey{k}, err }
+
+// setting records an option that is not a key option.
+func (c *jwtConfig) setting(name string) {
+	if !slices.Contains(c.settings, name) {
+		c.settings = append(c.settings, name)
+	}
+}
 
 // WithHMACSecret adds an HS256 secret. It must be at least MinHMACSecretSize
 // bytes of real randomness; a shorter secret, or one that looks like a PEM
@@ -86,29 +98,68 @@ func WithJWKS(doc []byte) Option {
 	return func(c *jwtConfig) { c.add(parseJWKS(doc)) }
 }
 
+// WithRemoteJWKS verifies tokens with the signature keys of the JSON Web Key
+// Set that the issuer publishes at url (its "jwks_uri"), fetched over HTTPS
+// and kept in memory. The keys are taken as WithJWKS describes, so each
+// verifies only the algorithms of its type (and its "alg", when present);
+// keys that WithJWKS would refuse are skipped and logged. It may be combined
+// with the other key options, and given once. opts may be nil for the
+// defaults; see RemoteJWKSOptions.
+//
+// NewJWT fetches the set once, waiting at most RemoteJWKSOptions.FetchTimeout;
+// when that fails, NewJWT still succeeds and Authenticate refuses tokens with
+// ErrUnavailable until a fetch succeeds. After that, the set is fetched again
+// every RefreshInterval, and when a token names a "kid" that no key has (at
+// most once per RefreshUnknownKIDInterval, and Authenticate waits at most
+// MaxWait for it). A token whose key cannot be found because the set could
+// not be fetched is refused with ErrUnavailable (the server answers
+// UNAVAILABLE and the device may retry); one whose key is missing from a
+// freshly fetched set, with ErrInvalidToken. Keys that the issuer removes
+// stop verifying after the next fetch.
+//
+// The url must be https, or http to a loopback host (localhost, 127.0.0.0/8,
+// ::1) for development; redirects are held to the same rule. A JWKS document
+// over 1 MiB is refused. A JWT with a remote JWKS runs a goroutine: call
+// JWT.Close when done with it.
+func WithRemoteJWKS(url string, opts *RemoteJWKSOptions) Option {
+	return func(c *jwtConfig) {
+		c.setting("WithRemoteJWKS")
+		if c.remote != nil {
+			c.errs = append(c.errs, errors.New("auth: WithRemoteJWKS given more than once"))
+			return
+		}
+		r, err := newRemoteConfig(url, opts)
+		if err != nil {
+			c.errs = append(c.errs, err)
+			return
+		}
+		c.remote = r
+	}
+}
+
 // WithIssuer requires the token's "iss" claim to equal iss. Default: "iss" is
 // not checked. An empty iss makes NewJWT fail.
 func WithIssuer(iss string) Option {
-	return func(c *jwtConfig) { c.issuer = &iss }
+	return func(c *jwtConfig) { c.setting("WithIssuer"); c.issuer = &iss }
 }
 
 // WithAudience requires the token's "aud" claim to contain aud. Given several
 // times, any one of the audiences is enough. Default: "aud" is not checked.
 // An empty aud makes NewJWT fail.
 func WithAudience(aud string) Option {
-	return func(c *jwtConfig) { c.audiences = append(c.audiences, aud) }
+	return func(c *jwtConfig) { c.setting("WithAudience"); c.audiences = append(c.audiences, aud) }
 }
 
 // WithLeeway sets the clock skew allowed when checking "exp", "nbf" and "iat".
 // Default: DefaultLeeway (5 s). A negative d makes NewJWT fail.
 func WithLeeway(d time.Duration) Option {
-	return func(c *jwtConfig) { c.leeway = d }
+	return func(c *jwtConfig) { c.setting("WithLeeway"); c.leeway = d }
 }
 
 // WithTimeFunc sets the clock used to check "exp", "nbf" and "iat", for tests.
 // Default (and for nil): time.Now.
 func WithTimeFunc(now func() time.Time) Option {
-	return func(c *jwtConfig) { c.now = now }
+	return func(c *jwtConfig) { c.setting("WithTimeFunc"); c.now = now }
 }
 
 // WithDeviceKeyResolver makes the device key come from r instead of the
@@ -118,20 +169,20 @@ func WithTimeFunc(now func() time.Time) Option {
 // token's signature and claims have been verified. Default: none; the key
 // comes from "cnf", which is then required. A nil r makes NewJWT fail.
 func WithDeviceKeyResolver(r DeviceKeyResolver) Option {
-	return func(c *jwtConfig) { c.resolver, c.hasResolv = r, true }
+	return func(c *jwtConfig) { c.setting("WithDeviceKeyResolver"); c.resolver, c.hasResolv = r, true }
 }
 
 // WithMaxTokenSize sets the largest token, in bytes, that Authenticate parses;
 // bigger tokens are refused before any decoding. Default:
 // DefaultMaxTokenSize (8 KiB). A value below 1 makes NewJWT fail.
 func WithMaxTokenSize(n int) Option {
-	return func(c *jwtConfig) { c.maxSize = n }
+	return func(c *jwtConfig) { c.setting("WithMaxTokenSize"); c.maxSize = n }
 }
 
 // check reports inconsistent options.
 func (c *jwtConfig) check() error {
 	errs := c.errs
-	if len(c.keys) == 0 && len(c.errs) == 0 {
+	if len(c.keys) == 0 && c.remote == nil && len(c.errs) == 0 {
 		errs = append(errs, errors.New("auth: no verification key configured"))
 	}
 	if c.issuer != nil && *c.issuer == "" {

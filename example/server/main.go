@@ -48,8 +48,9 @@ func main() {
 
 func run(logger *slog.Logger) error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	secret := flag.String("jwt-secret", "", "HS256 secret device tokens are verified with, at least 32 bytes (env RATATOSKR_JWT_SECRET);\nwithout it and -jwt-public-key, the public development secret is used")
+	secret := flag.String("jwt-secret", "", "HS256 secret device tokens are verified with, at least 32 bytes (env RATATOSKR_JWT_SECRET);\nwithout it, -jwt-public-key and -jwt-jwks-url, the public development secret is used")
 	publicKey := flag.String("jwt-public-key", "", "PEM file with the token issuer's public key (Ed25519, ECDSA or RSA)")
+	jwksURL := flag.String("jwt-jwks-url", "", "URL of the token issuer's JWKS (its jwks_uri), fetched at start and refreshed; https, or http to localhost")
 	issuer := flag.String("jwt-issuer", "", `required "iss" of device tokens (default: not checked)`)
 	audience := flag.String("jwt-audience", "", `required "aud" of device tokens (default: not checked)`)
 	redisURL := flag.String("redis", "", "Redis URL for nonces shared by replicas, e.g. redis://localhost:6379/0 (default: in memory)")
@@ -70,6 +71,7 @@ func run(logger *slog.Logger) error {
 	cfg := yggdrasil.Config{
 		JWTIssuer:       *issuer,
 		JWTAudience:     *audience,
+		JWKSURL:         *jwksURL,
 		RedisURL:        *redisURL,
 		TLSCertFile:     *tlsCert,
 		TLSKeyFile:      *tlsKey,

@@ -36,13 +36,18 @@ const DefaultShutdownTimeout = 15 * time.Second
 // secret, in-memory nonces, plain HTTP.
 type Config struct {
 	// JWTSecret is the HS256 secret device tokens are verified with (at
-	// least 32 bytes). When both JWTSecret and JWTPublicKeyPEM are empty,
-	// the public development secret (package devsecret) is used and a
-	// warning is logged.
+	// least 32 bytes). When JWTSecret, JWTPublicKeyPEM and JWKSURL are all
+	// empty, the public development secret (package devsecret) is used and
+	// a warning is logged.
 	JWTSecret []byte
 	// JWTPublicKeyPEM holds the token issuer's public keys (Ed25519, ECDSA
 	// or RSA) as PEM. It may be combined with JWTSecret.
 	JWTPublicKeyPEM []byte
+	// JWKSURL is the token issuer's JWKS endpoint (its jwks_uri): https,
+	// or http to a loopback host. Its keys are fetched at start, cached
+	// and refreshed (auth.WithRemoteJWKS). It may be combined with the
+	// other keys.
+	JWKSURL string
 	// JWTIssuer and JWTAudience, when set, are required in every token's
 	// "iss" and "aud" claims. Default: not checked.
 	JWTIssuer, JWTAudience string
@@ -84,6 +89,7 @@ type Config struct {
 type Server struct {
 	router   http.Handler
 	rt       *ratatoskrhttp.Handler
+	jwt      *auth.JWT // closed by Close: it may refresh a remote JWKS
 	market   *Marketplace
 	payments *Payments
 	rdb      *redis.Client        // nil with in-memory nonces
@@ -102,7 +108,7 @@ var _ http.Handler = (*Server)(nil)
 // connects to Redis when cfg.RedisURL is set, bounded by ctx), the
 // Ratatoskr handler with its services, and the REST routes. logger gets
 // one line per request; nil discards. Call Close when done.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,7 +116,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
 	s := &Server{
+		jwt:      a,
 		market:   NewMarketplace(),
 		payments: NewPayments(),
 		log:      logger,
@@ -198,7 +210,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) 
 func authenticator(cfg Config, logger *slog.Logger) (a *auth.JWT, devSecret bool, err error) {
 	var opts []auth.Option
 	secret := cfg.JWTSecret
-	if len(secret) == 0 && len(cfg.JWTPublicKeyPEM) == 0 {
+	if len(secret) == 0 && len(cfg.JWTPublicKeyPEM) == 0 && cfg.JWKSURL == "" {
 		logger.Warn(devsecret.Warning)
 		secret = []byte(devsecret.Secret)
 	}
@@ -208,6 +220,9 @@ func authenticator(cfg Config, logger *slog.Logger) (a *auth.JWT, devSecret bool
 	}
 	if len(cfg.JWTPublicKeyPEM) > 0 {
 		opts = append(opts, auth.WithPublicKeyPEM(cfg.JWTPublicKeyPEM))
+	}
+	if cfg.JWKSURL != "" {
+		opts = append(opts, auth.WithRemoteJWKS(cfg.JWKSURL, &auth.RemoteJWKSOptions{Logger: logger}))
 	}
 	if cfg.JWTIssuer != "" {
 		opts = append(opts, auth.WithIssuer(cfg.JWTIssuer))
@@ -291,9 +306,10 @@ func (s *Server) Ratatoskr() *ratatoskrhttp.Handler { return s.rt }
 func (s *Server) TLS() bool { return s.tls != nil }
 
 // Close drops every Ratatoskr connection at once (Serve has already ended
-// them gracefully) and closes the Redis client. It is safe to call twice.
+// them gracefully), stops the token verifier's JWKS refresh and closes the
+// Redis client. It is safe to call twice.
 func (s *Server) Close() error {
-	err := s.rt.Close()
+	err := errors.Join(s.rt.Close(), s.jwt.Close())
 	if s.rdb != nil {
 		if cerr := s.rdb.Close(); cerr != nil && !errors.Is(cerr, redis.ErrClosed) {
 			err = errors.Join(err, cerr)
