@@ -45,33 +45,15 @@ var setups = []setup{
 	{name: "all-1pct", audit: true, counters: true, sampled: 0.01},
 }
 
-// server starts a handler with an echo service and what s turns on: the
-// audit log (JSON, discarded), metrics, and tracing (the SDK, spans
-// batched to an exporter that drops them, s.sampled of them sampled).
+// server starts a handler with an echo service and what s turns on (see
+// observers).
 func server(b *testing.B, s setup) string {
 	authn, err := auth.NewJWT(auth.WithHMACSecret(secret))
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := &ratatoskrhttp.Options{Authenticator: authn, RequestRate: 1e7} // the rate is checked, never reached
-	var obs []ratatoskrhttp.Observer
-	if s.audit {
-		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	}
-	if s.counters {
-		m, err := metrics.New(prometheus.NewRegistry(), &metrics.Options{Services: []string{"echo"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		obs = append(obs, m)
-	}
-	if s.sampled >= 0 {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(s.sampled))))
-		b.Cleanup(func() { tp.Shutdown(context.Background()) })
-		obs = append(obs, tracing.New(&tracing.Options{TracerProvider: tp}))
-	}
-	o.Observer = ratatoskrhttp.Observers(obs...)
+	o := &ratatoskrhttp.Options{Authenticator: authn, RequestRate: 1e7, // the rate is checked, never reached
+		Observer: observers(b, s)}
 	h := ratatoskrhttp.New(o)
 	h.HandleFunc("echo", func(ctx context.Context, r *ratatoskrhttp.Request) (*ratatoskrhttp.Response, error) {
 		return &ratatoskrhttp.Response{Payload: r.Payload}, nil
@@ -203,8 +185,10 @@ func BenchmarkObserverWork(b *testing.B) {
 	}
 }
 
-// observers builds the Observer a setup turns on, the audit log included
-// (which the handler builds from Options.Logger).
+// observers builds the Observer a setup turns on: the audit log (JSON,
+// discarded; what Options.Logger sets up), metrics, and tracing (the SDK,
+// spans batched to an exporter that drops them, s.sampled of them
+// sampled).
 func observers(b *testing.B, s setup) ratatoskrhttp.Observer {
 	var obs []ratatoskrhttp.Observer
 	if s.audit {
