@@ -83,37 +83,8 @@ func TestFloodFromOneDeviceLimitedByDefault(t *testing.T) {
 		}
 	})
 
-	// The flood: written as fast as the connection takes it, until the
-	// server closes it (bounded, should it never).
-	const n = 20_000
 	began := time.Now()
-	go func() {
-		for range n {
-			hb, _ := flooder.signer.Heartbeat()
-			b, _ := proto.Marshal(hb)
-			if flooder.ws.Write(context.Background(), websocket.MessageBinary, b) != nil {
-				return
-			}
-		}
-	}()
-	ok, limited := 0, 0
-	for {
-		resp, err := flooder.tryRecv(10 * time.Second)
-		if err != nil {
-			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation {
-				t.Fatalf("flooder: %v, want close 1008", err)
-			}
-			break
-		}
-		switch {
-		case resp.Success:
-			ok++
-		case resp.ErrorCode == string(envelope.CodeRateLimited):
-			limited++
-		default:
-			t.Fatalf("flooder got %v", resp)
-		}
-	}
+	ok, limited := flood(t, flooder, envelope.CodeRateLimited)
 	elapsed := time.Since(began)
 	close(stop)
 	wg.Wait()
@@ -125,6 +96,39 @@ func TestFloodFromOneDeviceLimitedByDefault(t *testing.T) {
 		t.Fatalf("flooder: %d served, %d RATE_LIMITED in %v; want 300 to %d served and 16 refused (then closed)", ok, limited, elapsed, most)
 	}
 	other.echo()
+}
+
+// flood sends d's heartbeats as fast as its connection takes them until
+// the server closes it with 1008 (at most 20,000), and counts the
+// successes and the refusals with code; any other answer fails the test.
+func flood(t *testing.T, d *device, code envelope.Code) (ok, refused int) {
+	t.Helper()
+	go func() { // ends when the connection does, or after the bound
+		for range 20_000 {
+			hb, _ := d.signer.Heartbeat()
+			b, _ := proto.Marshal(hb)
+			if d.ws.Write(context.Background(), websocket.MessageBinary, b) != nil {
+				return
+			}
+		}
+	}()
+	for {
+		resp, err := d.tryRecv(10 * time.Second)
+		if err != nil {
+			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation {
+				t.Fatalf("flooder: %v, want close 1008", err)
+			}
+			return ok, refused
+		}
+		switch {
+		case resp.Success:
+			ok++
+		case resp.ErrorCode == string(code):
+			refused++
+		default:
+			t.Fatalf("flooder got %v", resp)
+		}
+	}
 }
 
 // The per-device limit holds across the device's connections.
@@ -500,32 +504,7 @@ func TestReplayStoreShareProtectsOthers(t *testing.T) {
 	hs := newHarness(t, &ratatoskrhttp.Options{RequestRate: -1, Validation: &envelope.ValidatorOptions{Nonces: store}}, nil)
 	flooder := newDevice(t, "mallory", "phone-1").connect(hs)
 	other := newDevice(t, "alice", "phone-1").connect(hs)
-	ok, refused := 0, 0
-	for {
-		hb, _ := flooder.signer.Heartbeat()
-		b, _ := proto.Marshal(hb)
-		if flooder.ws.Write(context.Background(), websocket.MessageBinary, b) != nil {
-			break
-		}
-		resp, err := flooder.tryRecv(5 * time.Second)
-		if err != nil {
-			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation {
-				t.Fatalf("flooder: %v, want close 1008", err)
-			}
-			break
-		}
-		switch {
-		case resp.Success:
-			ok++
-		case resp.ErrorCode == string(envelope.CodeUnavailable):
-			refused++
-		default:
-			t.Fatalf("flooder got %v", resp)
-		}
-		if ok+refused > 2000 {
-			t.Fatal("the flooder was never stopped")
-		}
-	}
+	ok, refused := flood(t, flooder, envelope.CodeUnavailable)
 	// The share is enforced per shard: within 25% and 8 records a shard.
 	if ok < 200 || ok > 360 || refused != 16 {
 		t.Fatalf("flooder: %d recorded, %d refused; want about 256, then 16 refusals and the close", ok, refused)
