@@ -54,8 +54,10 @@ type pending struct {
 // Call sends a signed BUSINESS_REQUEST for service and waits for its answer.
 // A failed answer is returned as an *envelope.Error carrying the server's
 // error_code and error_message (errors.As; envelope.CodeOf). When ctx ends
-// first, Call returns ctx.Err() at once and the late answer is discarded.
-// When the connection ends first, the error wraps ErrClosed.
+// first, Call returns at once an error wrapping ctx.Err() with the code
+// UNAVAILABLE, and the late answer is discarded. When the connection ends
+// first, the error wraps ErrClosed. Retryable tells which failures a fresh
+// call may overcome.
 //
 // Call holds itself to the session's limits (see Limits) so that the
 // server does not refuse it with RATE_LIMITED. Before anything is sent it
@@ -75,9 +77,9 @@ type pending struct {
 //     the announced rate, and at most burst of them await answers at once.
 //
 // Both waits end with ctx: Call then returns ctx.Err(), or, as soon as the
-// rate alone would hold the request past ctx's deadline, an error wrapping
-// context.DeadlineExceeded. Nothing has been sent then, and nothing is
-// kept. The request is signed after the waits, so its timestamp is fresh.
+// rate alone would hold the request past ctx's deadline,
+// context.DeadlineExceeded, wrapped in either case with the code
+// UNAVAILABLE. Nothing has been sent then, and nothing is kept. The request is signed after the waits, so its timestamp is fresh.
 func (c *Client) Call(ctx context.Context, service string, payload []byte, opts ...CallOption) (*Response, error) {
 	var cfg callConfig
 	for _, o := range opts {
@@ -126,6 +128,10 @@ func (c *Client) Send(ctx context.Context, req *pb.RatatoskrRequest) (*pb.Ratato
 // Like Send, it never waits for the session's limits; unlike Send, it
 // counts nothing against them.
 func (c *Client) SendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
+	return coded(c.sendRaw(ctx, typ, frame))
+}
+
+func (c *Client) sendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
 	if err := c.usable(false); err != nil {
 		return err
 	}
@@ -157,8 +163,14 @@ type request struct {
 }
 
 // roundTrip waits for what r.admit requires, builds the request, registers
-// it as pending, hands it to the writer and waits for the answer.
+// it as pending, hands it to the writer and waits for the answer. Its
+// errors carry a code (see coded).
 func (c *Client) roundTrip(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
+	resp, err := c.exchange(ctx, r)
+	return resp, coded(err)
+}
+
+func (c *Client) exchange(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -236,7 +248,7 @@ func (c *Client) refusal(closing bool) error {
 	case c.err != nil:
 		return c.err
 	case c.reason != nil:
-		return closedError(c.reason)
+		return closedErr(c.reason)
 	case c.isClosing && !closing:
 		return ErrClosed
 	}

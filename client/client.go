@@ -17,12 +17,6 @@ import (
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
-// ErrClosed is returned, wrapped, by every call on a client whose connection
-// is gone or closing. The wrapping error also carries the cause: the
-// server's DISCONNECT reason (an *envelope.Error with SERVER_SHUTDOWN or
-// SESSION_EXPIRED), the transport error, or nothing after Close.
-var ErrClosed = errors.New("client: connection closed")
-
 // Session describes the session the server granted. It is a value: Renew
 // changes the client's session, not copies already returned.
 type Session struct {
@@ -40,8 +34,10 @@ type Session struct {
 //
 // A Client owns up to three goroutines: a reader that matches responses to
 // calls by request_id, a writer that sends frames one at a time, and, when
-// Options.HeartbeatInterval is set, a heartbeat loop. They stop when the
-// connection ends; Close ends it and waits for them.
+// Options.HeartbeatInterval is set, a heartbeat loop. With a TokenSource, a
+// timer renews the session before it expires (Options.RenewBefore), on a
+// goroutine that lives only while it renews. They stop when the connection
+// ends; Close ends it and waits for them.
 type Client struct {
 	conn   *websocket.Conn
 	opts   Options
@@ -57,6 +53,7 @@ type Client struct {
 	unsolicited chan *pb.RatatoskrResponse
 	closing     chan struct{} // closed when Close starts
 	done        chan struct{} // closed when the connection is gone
+	dropped     chan struct{} // closed when cancelling c.ctx has closed the connection
 	wg          sync.WaitGroup
 
 	mu        sync.Mutex
@@ -71,6 +68,11 @@ type Client struct {
 
 	serverKey ed25519.PublicKey // the key the server signs this session's responses with, when ServerKeys is set
 
+	renewTimer *time.Timer // the next automatic renewal (Options.RenewBefore); under mu
+	renewGen   uint64      // counts the renewals scheduled; a renewal superseded by a later one stops. Under mu
+
+	closeCtx  context.Context         // ended by the first CloseContext whose ctx ends: cuts the polite close short
+	cutClose  context.CancelCauseFunc // ends closeCtx
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -84,7 +86,13 @@ type Client struct {
 //
 // When the server refuses the handshake, the error carries the server's
 // code: errors.As to *envelope.Error gives, for instance, AUTH_FAILED or
-// IDENTITY_MISMATCH.
+// IDENTITY_MISMATCH. A server that cannot be reached, answers the upgrade
+// with 5xx, or does not answer before ctx ends gives UNAVAILABLE (wrapping
+// ctx's error in the last case); one answering 429 RATE_LIMITED; any other
+// refused upgrade CONNECTION_REJECTED. See Retryable.
+//
+// With Options.TokenSource, the client renews the session by itself before
+// it expires (Options.RenewBefore).
 func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -92,7 +100,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	}
 	token, err := o.token(ctx)
 	if err != nil {
-		return nil, err
+		return nil, coded(err)
 	}
 
 	httpClient := o.HTTPClient
@@ -106,13 +114,13 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		defer tr.CloseIdleConnections()
 		httpClient = &http.Client{Transport: tr}
 	}
-	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		HTTPClient:   httpClient,
 		HTTPHeader:   o.HTTPHeader,
 		Subprotocols: []string{SubprotocolV2, Subprotocol},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("client: dial %s: %w", url, err)
+		return nil, dialError(ctx, url, resp, err)
 	}
 	conn.SetReadLimit(int64(o.MaxMessageSize) + envelopeSlack)
 
@@ -134,20 +142,27 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		unsolicited: make(chan *pb.RatatoskrResponse, unsolicitedBuffer),
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
+		dropped:     make(chan struct{}),
 		pending:     make(map[string]*pending),
 	}
-	sess, limits, err := c.handshake(ctx, token)
+	c.closeCtx, c.cutClose = context.WithCancelCause(context.Background())
+	accepted, sess, err := c.handshake(ctx, token)
 	if err != nil {
 		conn.CloseNow()
+		c.cutClose(nil)
 		return nil, err
 	}
+	limits := envelope.LimitsOf(accepted)
 	c.session = sess
 	c.setLimits(limits)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	// Cancelling c.ctx drops the connection under the reader. One
 	// registration here, instead of reading with c.ctx, which would make
 	// coder/websocket arm a timer for every frame read.
-	context.AfterFunc(c.ctx, func() { c.conn.CloseNow() })
+	context.AfterFunc(c.ctx, func() {
+		defer close(c.dropped)
+		c.conn.CloseNow()
+	})
 
 	c.wg.Add(2)
 	go c.readLoop()  // stopped by a read error; Close and abort cause one by cancelling c.ctx
@@ -156,49 +171,52 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		c.wg.Add(1)
 		go c.heartbeatLoop(o.HeartbeatInterval) // stopped by Close or by c.ctx
 	}
+	c.mu.Lock()
+	c.scheduleRenewal(c.lifetime(sess, accepted)) // stopped by Close or by the connection's end
+	c.mu.Unlock()
 	c.log.Debug("ratatoskr client connected", "session_id", sess.ID, "expires_at", sess.ExpiresAt, "subprotocol", conn.Subprotocol(),
 		"max_in_flight", limits.MaxInFlight, "request_rate", limits.RequestRate, "request_burst", limits.RequestBurst)
 	return c, nil
 }
 
 // handshake sends the CONNECTION_REQUEST and reads its answer directly,
-// before the reader goroutine exists. It returns the session and the limits
-// the answer announces.
-func (c *Client) handshake(ctx context.Context, token string) (Session, envelope.Limits, error) {
+// before the reader goroutine exists. It returns the accepting answer and
+// the session it grants.
+func (c *Client) handshake(ctx context.Context, token string) (*pb.RatatoskrResponse, Session, error) {
 	req, err := c.signer.ConnectionRequest(token)
 	if err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: %w", err)
+		return nil, Session{}, fmt.Errorf("client: %w", err)
 	}
 	frame, err := envelope.Marshal(req)
 	if err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: encoding connection request: %w", err)
+		return nil, Session{}, fmt.Errorf("client: encoding connection request: %w", err)
 	}
 	if err := c.conn.Write(ctx, websocket.MessageBinary, frame); err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: sending connection request: %w", err)
+		return nil, Session{}, unavailable(ctx, "sending connection request", err)
 	}
 	typ, data, err := c.conn.Read(ctx)
 	if err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: waiting for connection response: %w", err)
+		return nil, Session{}, unavailable(ctx, "waiting for connection response", err)
 	}
 	if typ != websocket.MessageBinary {
-		return Session{}, envelope.Limits{}, errors.New("client: connection response is not a binary message")
+		return nil, Session{}, errors.New("client: connection response is not a binary message")
 	}
 	resp := new(pb.RatatoskrResponse)
 	if err := proto.Unmarshal(data, resp); err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: decoding connection response: %w", err)
+		return nil, Session{}, fmt.Errorf("client: decoding connection response: %w", err)
 	}
 	if err := c.checkHandshake(req, resp); err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: handshake: %w", err)
+		return nil, Session{}, fmt.Errorf("client: handshake: %w", err)
 	}
 	if resp.GetRequestId() != req.GetRequestId() && resp.GetSuccess() {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: expected the answer to the connection request, got a %v response for %q",
+		return nil, Session{}, fmt.Errorf("client: expected the answer to the connection request, got a %v response for %q",
 			resp.GetMessageType(), resp.GetRequestId())
 	}
 	sess, err := sessionOf(resp)
 	if err != nil {
-		return Session{}, envelope.Limits{}, fmt.Errorf("client: handshake: %w", err)
+		return nil, Session{}, fmt.Errorf("client: handshake: %w", err)
 	}
-	return sess, envelope.LimitsOf(resp), nil
+	return resp, sess, nil
 }
 
 // sessionOf interprets a CONNECTION_RESPONSE: the session it grants, or the
@@ -243,7 +261,9 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // Err returns nil while the connection is up, and afterwards why it ended:
 // an error wrapping ErrClosed and, when the server sent a DISCONNECT, its
 // reason as an *envelope.Error (SERVER_SHUTDOWN, SESSION_EXPIRED), or else
-// the transport error or the failed heartbeat. After Close it is ErrClosed.
+// the transport error or the failed heartbeat (code UNAVAILABLE). After
+// Close it is ErrClosed. Retryable tells whether a new connection may do
+// better.
 func (c *Client) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

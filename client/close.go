@@ -8,21 +8,46 @@ import (
 	pb "github.com/ratatoskr-proto/ratatoskr/proto"
 )
 
-// Close ends the session politely: it sends a signed DISCONNECT, waits for
-// the server's DISCONNECT answer and for the server to close the
-// connection, within Options.CloseTimeout in all; then it drops whatever is
-// left and waits for the client's goroutines. New calls fail with ErrClosed
-// as soon as Close starts; calls in flight get their answers if they come
-// before the connection closes, and ErrClosed otherwise. The server answers
-// DISCONNECT once its requests in flight on the connection have finished,
-// (at most the server's DrainTimeout, 5 s by default), so a slow call can
-// make Close wait that long.
-//
-// Close returns nil when the server answered, or when the connection was
-// already gone (Err says why), and otherwise why the DISCONNECT went
-// unanswered. It is safe to call more than once and concurrently; later
-// calls wait for the first and return its result.
+// Close is CloseContext without a context of its own: it ends the session
+// politely within Options.CloseTimeout.
 func (c *Client) Close() error {
+	return c.CloseContext(context.Background())
+}
+
+// CloseContext ends the session politely: it sends a signed DISCONNECT,
+// waits for the server's DISCONNECT answer and for the server to close the
+// connection, until ctx ends or Options.CloseTimeout passes, whichever
+// comes first; then it drops whatever is left and waits for the client's
+// goroutines (the reader, the writer, the heartbeat loop and an automatic
+// renewal under way), which stop at once. New calls fail with ErrClosed as
+// soon as CloseContext starts; calls in flight get their answers if they
+// come before the connection closes, and ErrClosed otherwise. The server
+// answers DISCONNECT once its requests in flight on the connection have
+// finished (at most the server's DrainTimeout, 5 s by default), so a slow
+// call can make the polite close take that long: ctx bounds it.
+//
+// CloseContext returns nil when the server answered, or when the
+// connection was already gone (Err says why), and otherwise why the
+// DISCONNECT went unanswered: when ctx or CloseTimeout ended the wait, an
+// error wrapping ctx's error or context.DeadlineExceeded. It is safe to
+// call more than once and concurrently: the calls share one close, which
+// ends when the first of their contexts ends, and later calls wait for it
+// and return its result.
+func (c *Client) CloseContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		c.cutClose(err)
+	} else if ctx.Done() != nil {
+		cut := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(cut)
+			c.cutClose(ctx.Err())
+		})
+		defer func() {
+			if !stop() {
+				<-cut // no goroutine outlives CloseContext
+			}
+		}()
+	}
 	c.closeOnce.Do(func() { c.closeErr = c.close() })
 	return c.closeErr
 }
@@ -31,12 +56,13 @@ func (c *Client) close() error {
 	c.mu.Lock()
 	c.isClosing = true
 	gone := c.err != nil || c.reason != nil
+	c.stopRenewal()
 	c.mu.Unlock()
 	close(c.closing)
 
 	var err error
 	if !gone {
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.CloseTimeout)
+		ctx, cancel := context.WithTimeout(c.closeCtx, c.opts.CloseTimeout)
 		defer cancel()
 		if err = c.disconnect(ctx); err == nil {
 			// The server closes the connection after its answer.
@@ -45,10 +71,14 @@ func (c *Client) close() error {
 			case <-ctx.Done():
 				c.log.Debug("ratatoskr client: server did not close after DISCONNECT; dropping the connection")
 			}
+		} else if cause := context.Cause(ctx); ctx.Err() != nil && cause != nil {
+			err = coded(fmt.Errorf("client: disconnect not answered: %w", cause))
 		}
 	}
-	c.cancel() // stops the writer and the heartbeat loop; drops the connection under the reader
+	c.cancel() // stops the writer, the heartbeat loop and a renewal; drops the connection under the reader
 	c.wg.Wait()
+	<-c.dropped
+	c.cutClose(nil) // releases closeCtx
 	return err
 }
 
@@ -87,17 +117,18 @@ func (c *Client) shutdown(cause error) {
 	c.mu.Lock()
 	switch {
 	case c.reason != nil:
-		c.err = closedError(c.reason)
+		c.err = closedErr(c.reason)
 	case c.abortErr != nil:
-		c.err = closedError(c.abortErr)
+		c.err = closedErr(c.abortErr)
 	case c.isClosing:
 		c.err = ErrClosed
 	default:
-		c.err = closedError(cause)
+		c.err = closedErr(cause)
 	}
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
+	c.stopRenewal()
 	n := len(c.pending)
 	clear(c.pending)
 	err := c.err
@@ -119,13 +150,4 @@ func (c *Client) closingStarted() bool {
 	default:
 		return false
 	}
-}
-
-// closedError wraps ErrClosed and cause, so that errors.Is(err, ErrClosed)
-// holds and errors.As finds an *envelope.Error the cause carries.
-func closedError(cause error) error {
-	if cause == nil {
-		return ErrClosed
-	}
-	return fmt.Errorf("%w: %w", ErrClosed, cause)
 }

@@ -10,10 +10,14 @@
 //		Token:      deviceJWT,
 //	})
 //	if err != nil {
-//		return err // errors.As(err, new(*envelope.Error)) gives e.g. AUTH_FAILED
+//		return err // envelope.CodeOf(err) gives e.g. AUTH_FAILED; see Retryable
 //	}
 //	defer c.Close()
 //	resp, err := c.Call(ctx, "echo", []byte("hello"))
+//	if client.Retryable(err) {
+//		// UNAVAILABLE, RATE_LIMITED, SERVER_SHUTDOWN...: a fresh call,
+//		// later or on a new connection, may succeed.
+//	}
 //
 // Every request, heartbeats and disconnects included, is signed with the
 // device key: with signature v2, which covers every field, when the server
@@ -31,9 +35,43 @@
 // Options.MaxInFlight). Send and SendRaw, which exist to send anything,
 // never wait.
 //
-// Errors the server answers with are *envelope.Error values carrying the
-// server's code (envelope.CodeOf). When the connection ends, every call in
-// flight and every later call fails with an error wrapping ErrClosed; when
-// the server ended it with a DISCONNECT (SERVER_SHUTDOWN, SESSION_EXPIRED),
-// that error also carries the server's code. Done and Err report the end.
+// With Options.TokenSource, the client renews the session on the live
+// connection before it expires, with a fresh token, without interrupting
+// calls in flight (Options.RenewBefore: by default a tenth of the session's
+// lifetime before expires_at, at most 5 minutes); a failed renewal is
+// logged and tried again a few times while the session lasts.
+//
+// Close, or CloseContext to bound it by a context, says goodbye with a
+// signed DISCONNECT and waits for the server's answer, then drops the
+// connection; no goroutine of the client outlives it.
+//
+// # Errors
+//
+// Every error carries a code (envelope.CodeOf), and Retryable says whether
+// sending the request again, as a fresh request, may succeed; whether that
+// is safe (a call that timed out may have been served) is the
+// application's choice.
+//
+//   - The server's refusals are *envelope.Error values carrying its code
+//     and message: AUTH_FAILED, UNKNOWN_SERVICE, an application's own
+//     code... Of these only UNAVAILABLE, RATE_LIMITED, SERVER_SHUTDOWN,
+//     SESSION_EXPIRED and HANDSHAKE_REQUIRED are retryable.
+//   - A call whose context ends first fails with UNAVAILABLE wrapping
+//     ctx.Err(), so errors.Is(err, context.DeadlineExceeded) holds: a
+//     timeout is retryable, a cancelled call is not (the caller gave up).
+//   - When the connection ends, every call in flight and every later call
+//     fails with an error wrapping ErrClosed (UNAVAILABLE). When the server
+//     ended it with a DISCONNECT, the error carries the server's code
+//     instead (SERVER_SHUTDOWN, SESSION_EXPIRED: retryable on a new
+//     connection; AUTH_FAILED for a revoked device, SESSION_REPLACED: not).
+//     A dropped connection is retryable on a new connection; ErrClosed
+//     after Close is not. Done and Err report the end.
+//   - Dial fails with UNAVAILABLE when the server cannot be reached, is
+//     shutting down or full (HTTP 503), or does not answer before ctx
+//     ends; with RATE_LIMITED on HTTP 429; with CONNECTION_REJECTED on any
+//     other refused upgrade; and with the server's code when it refuses
+//     the handshake.
+//   - A response not signed by the server's key (Options.ServerKeys)
+//     fails with ErrResponseSignature (SIGNATURE_INVALID). Errors the
+//     client cannot classify, invalid Options for one, are INTERNAL.
 package client

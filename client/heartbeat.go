@@ -55,11 +55,15 @@ func (c *Client) heartbeatLoop(interval time.Duration) {
 		var refused *envelope.Error
 		switch {
 		case err == nil:
-		case errors.As(err, &refused) && !errors.Is(err, ErrClosed):
-			// The server is alive; it just did not like this heartbeat.
-			c.log.Warn("ratatoskr client: heartbeat refused", "error_code", refused.Code(), "error", err)
 		case errors.Is(err, ErrClosed) || c.ctx.Err() != nil:
 			return
+		case errors.Is(err, context.DeadlineExceeded):
+			c.log.Warn("ratatoskr client: heartbeat not answered; dropping the connection", "error", err)
+			c.abort(fmt.Errorf("client: heartbeat not answered within %v: %w", interval, err))
+			return
+		case errors.As(err, &refused):
+			// The server is alive; it just did not like this heartbeat.
+			c.log.Warn("ratatoskr client: heartbeat refused", "error_code", refused.Code(), "error", err)
 		default:
 			c.log.Warn("ratatoskr client: heartbeat not answered; dropping the connection", "error", err)
 			c.abort(fmt.Errorf("client: heartbeat not answered within %v: %w", interval, err))

@@ -25,6 +25,9 @@ const (
 	DefaultMaxMessageSize = envelope.DefaultMaxMessageSize
 	DefaultCloseTimeout   = 10 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
+	// DefaultRenewBefore caps the default margin of automatic renewal
+	// (Options.RenewBefore).
+	DefaultRenewBefore = 5 * time.Minute
 )
 
 // envelopeSlack is added to Options.MaxMessageSize to form the read limit, so
@@ -53,8 +56,39 @@ type Options struct {
 
 	// TokenSource returns a device JWT. Dial calls it when Token is empty,
 	// and Renew calls it when given an empty token (Renew falls back to Token
-	// when TokenSource is nil). It is called with the caller's context.
+	// when TokenSource is nil). It is called with the caller's context. When
+	// it is set, the client also renews the session by itself before it
+	// expires (see RenewBefore), calling TokenSource for each try with a
+	// context that ends at the session's expiry or when the client closes:
+	// it must return when its context ends, since Close waits for it.
+	//
+	// Its errors are returned wrapped; one carrying a code (an
+	// *envelope.Error, for instance UNAVAILABLE when the token service
+	// cannot be reached) lets Retryable judge it.
 	TokenSource func(ctx context.Context) (string, error)
+
+	// RenewBefore is how long before the session's expires_at the client
+	// renews it by itself, with a fresh token from TokenSource, on the live
+	// connection: calls in flight are not interrupted, and Session's
+	// ExpiresAt moves forward. A failed renewal is logged; when TokenSource
+	// failed, or the failure is transient (Retryable: UNAVAILABLE,
+	// RATE_LIMITED, a timeout), it is tried again, up to 4 tries in all,
+	// after pauses of 1 s, 2 s and 4 s (each at most half the time left),
+	// until the session expires. A token the server refuses (AUTH_FAILED,
+	// IDENTITY_MISMATCH...) is not sent again, since the server counts
+	// such refusals against the device. A renewal that fails for good
+	// leaves the session to expire: the server then ends it with
+	// SESSION_EXPIRED. A successful Renew by the application reschedules
+	// the next one.
+	//
+	// The remaining lifetime is taken by the client's clock or the
+	// server's, whichever says less. Defaults to 0: a tenth of the
+	// session's lifetime, at most DefaultRenewBefore (5 minutes), so a
+	// one-hour session is renewed at 55 minutes. A margin longer than half
+	// the lifetime renews at half the lifetime instead. Negative disables
+	// automatic renewal; so does a nil TokenSource (Token alone cannot be
+	// refreshed) and a server that announces no expiry.
+	RenewBefore time.Duration
 
 	// HTTPHeader holds extra headers for the WebSocket handshake request
 	// (for instance Origin, or a User-Agent). It is copied.
@@ -99,11 +133,12 @@ type Options struct {
 	// plus 64 KiB for the envelope. Defaults to 1 MiB.
 	MaxMessageSize int
 
-	// CloseTimeout bounds Close: the wait for the answer to DISCONNECT and
-	// for the server to close the connection. It also bounds how long the
-	// client waits for the server to close after a server-initiated
-	// DISCONNECT. Defaults to 10 s, longer than the server's default drain
-	// of in-flight requests (5 s).
+	// CloseTimeout bounds Close and CloseContext: the wait for the answer
+	// to DISCONNECT and for the server to close the connection (a
+	// CloseContext whose context ends sooner stops sooner). It also bounds
+	// how long the client waits for the server to close after a
+	// server-initiated DISCONNECT. Defaults to 10 s, longer than the
+	// server's default drain of in-flight requests (5 s).
 	CloseTimeout time.Duration
 
 	// WriteTimeout bounds the write of one frame; a write that does not

@@ -102,5 +102,5 @@ func (c *Client) serverDisconnect(resp *pb.RatatoskrResponse) {
 		return
 	}
 	c.reason = reason
-	c.expiry = time.AfterFunc(c.opts.CloseTimeout, func() { c.abort(closedError(reason)) })
+	c.expiry = time.AfterFunc(c.opts.CloseTimeout, func() { c.abort(closedErr(reason)) })
 }
