@@ -15,11 +15,14 @@ import (
 func (h *Handler) accept(w http.ResponseWriter, r *http.Request) (*conn, bool) {
 	addr := h.o.ClientAddr(r)
 	h.mu.Lock()
-	status := http.StatusServiceUnavailable
+	status, limit := http.StatusServiceUnavailable, LimitKind("")
 	if !h.draining {
-		status = h.admit(addr)
+		status, limit = h.admit(addr)
 	}
 	h.mu.Unlock()
+	if limit != "" {
+		h.limitedAddr(limit, addr) // outside h.mu: observers may log
+	}
 	switch status {
 	case 0:
 	case http.StatusServiceUnavailable:

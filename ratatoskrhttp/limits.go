@@ -122,26 +122,23 @@ func newLimits(o *Options) limits {
 }
 
 // admit decides whether an upgrade from addr may go on, counting it as
-// pending when it may. It returns the HTTP status refusing it, or 0.
-// The caller holds h.mu.
-func (h *Handler) admit(addr string) int {
+// pending when it may. It returns the HTTP status refusing it and the
+// limit that did, or 0. The caller holds h.mu.
+func (h *Handler) admit(addr string) (int, LimitKind) {
 	if max := h.o.MaxConnections; max > 0 && len(h.conns)+h.limits.upgrading >= max {
-		h.limitedAddr(LimitConnections, addr)
-		return http.StatusServiceUnavailable
+		return http.StatusServiceUnavailable, LimitConnections
 	}
 	if max := h.o.MaxPendingPerAddr; max > 0 && h.limits.pending[addr] >= max {
-		h.limitedAddr(LimitPendingPerAddr, addr)
-		return http.StatusTooManyRequests
+		return http.StatusTooManyRequests, LimitPendingPerAddr
 	}
 	if h.limits.addrRate != nil {
 		if res, _ := h.limits.addrRate.Allow(context.Background(), addr); !res.Allowed {
-			h.limitedAddr(LimitHandshakeRate, addr)
-			return http.StatusTooManyRequests
+			return http.StatusTooManyRequests, LimitHandshakeRate
 		}
 	}
 	h.limits.pending[addr]++
 	h.limits.upgrading++
-	return 0
+	return 0, ""
 }
 
 // limitedAddr tells the observer that limit l refused an upgrade from
