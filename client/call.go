@@ -57,7 +57,10 @@ type pending struct {
 // first, Call returns at once an error wrapping ctx.Err() with the code
 // UNAVAILABLE, and the late answer is discarded. When the connection ends
 // first, the error wraps ErrClosed. Retryable tells which failures a fresh
-// call may overcome.
+// call may overcome. With Options.Reconnect, a call made while the client
+// reconnects fails with ErrDisconnected or waits for the new connection
+// (ReconnectOptions.WaitForConnection); a call in flight when the
+// connection ends is not sent again.
 //
 // Call holds itself to the session's limits (see Limits) so that the
 // server does not refuse it with RATE_LIMITED. Before anything is sent it
@@ -81,6 +84,15 @@ type pending struct {
 // context.DeadlineExceeded, wrapped in either case with the code
 // UNAVAILABLE. Nothing has been sent then, and nothing is kept. The request is signed after the waits, so its timestamp is fresh.
 func (c *Client) Call(ctx context.Context, service string, payload []byte, opts ...CallOption) (*Response, error) {
+	l, err := c.active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.Call(ctx, service, payload, opts...)
+}
+
+// Call is Client.Call on this connection.
+func (c *link) Call(ctx context.Context, service string, payload []byte, opts ...CallOption) (*Response, error) {
 	var cfg callConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -112,6 +124,15 @@ func (c *Client) Call(ctx context.Context, service string, payload []byte, opts 
 // than DISCONNECT a free token), so that the calls after it stay within the
 // limits.
 func (c *Client) Send(ctx context.Context, req *pb.RatatoskrRequest) (*pb.RatatoskrResponse, error) {
+	l, err := c.active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l.Send(ctx, req)
+}
+
+// Send is Client.Send on this connection.
+func (c *link) Send(ctx context.Context, req *pb.RatatoskrRequest) (*pb.RatatoskrResponse, error) {
 	if req.GetRequestId() == "" {
 		return nil, errors.New("client: Send needs a request_id to match the answer; use SendRaw")
 	}
@@ -128,10 +149,19 @@ func (c *Client) Send(ctx context.Context, req *pb.RatatoskrRequest) (*pb.Ratato
 // Like Send, it never waits for the session's limits; unlike Send, it
 // counts nothing against them.
 func (c *Client) SendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
+	l, err := c.active(ctx)
+	if err != nil {
+		return err
+	}
+	return l.SendRaw(ctx, typ, frame)
+}
+
+// SendRaw is Client.SendRaw on this connection.
+func (c *link) SendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
 	return coded(c.sendRaw(ctx, typ, frame))
 }
 
-func (c *Client) sendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
+func (c *link) sendRaw(ctx context.Context, typ websocket.MessageType, frame []byte) error {
 	if err := c.usable(false); err != nil {
 		return err
 	}
@@ -165,12 +195,12 @@ type request struct {
 // roundTrip waits for what r.admit requires, builds the request, registers
 // it as pending, hands it to the writer and waits for the answer. Its
 // errors carry a code (see coded).
-func (c *Client) roundTrip(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
+func (c *link) roundTrip(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
 	resp, err := c.exchange(ctx, r)
 	return resp, coded(err)
 }
 
-func (c *Client) exchange(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
+func (c *link) exchange(ctx context.Context, r request) (*pb.RatatoskrResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -236,14 +266,14 @@ func (c *Client) exchange(ctx context.Context, r request) (*pb.RatatoskrResponse
 
 // usable returns the error for a new request when the connection is gone
 // or closing, and nil otherwise.
-func (c *Client) usable(closing bool) error {
+func (c *link) usable(closing bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.refusal(closing)
 }
 
 // refusal is usable with c.mu held.
-func (c *Client) refusal(closing bool) error {
+func (c *link) refusal(closing bool) error {
 	switch {
 	case c.err != nil:
 		return c.err
@@ -255,7 +285,7 @@ func (c *Client) refusal(closing bool) error {
 	return nil
 }
 
-func (c *Client) register(id string, t ticket, closing bool) (chan *pb.RatatoskrResponse, error) {
+func (c *link) register(id string, t ticket, closing bool) (chan *pb.RatatoskrResponse, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.refusal(closing); err != nil {
@@ -272,7 +302,7 @@ func (c *Client) register(id string, t ticket, closing bool) (chan *pb.Ratatoskr
 // take removes and returns the pending request id, or nil when it is no
 // longer pending, and releases its ticket. answer is the server's answer,
 // or nil when the request was not sent.
-func (c *Client) take(id string, answer *pb.RatatoskrResponse) *pending {
+func (c *link) take(id string, answer *pb.RatatoskrResponse) *pending {
 	c.mu.Lock()
 	p, ok := c.pending[id]
 	if ok {

@@ -29,16 +29,47 @@ type Session struct {
 	ServerVersion string
 }
 
-// Client is one device connection to a Ratatoskr server. Its methods are
+// Client is a device's connection to a Ratatoskr server. Its methods are
 // safe for concurrent use.
 //
-// A Client owns up to three goroutines: a reader that matches responses to
-// calls by request_id, a writer that sends frames one at a time, and, when
-// Options.HeartbeatInterval is set, a heartbeat loop. With a TokenSource, a
-// timer renews the session before it expires (Options.RenewBefore), on a
-// goroutine that lives only while it renews. They stop when the connection
-// ends; Close ends it and waits for them.
+// Without Options.Reconnect, a Client is one connection: when it ends the
+// Client is done (Done, Err), and the application dials again. With it, the
+// Client stays valid across connections: when one ends, the client dials
+// the same URL again with backoff and a fresh handshake, and its methods
+// use the new connection (see ReconnectOptions).
+//
+// Each connection owns up to three goroutines: a reader that matches
+// responses to calls by request_id, a writer that sends frames one at a
+// time, and, when Options.HeartbeatInterval is set, a heartbeat loop. With
+// a TokenSource, a timer renews the session before it expires
+// (Options.RenewBefore), on a goroutine that lives only while it renews.
+// They stop when the connection ends; Close ends it and waits for them.
+// With Options.Reconnect, one more goroutine watches the connection and
+// reconnects; Close stops it and waits for it too.
 type Client struct {
+	url  string
+	opts Options
+
+	done        chan struct{}              // closed when the client has ended for good
+	unsolicited chan *pb.RatatoskrResponse // shared by the client's connections
+
+	// With Options.Reconnect only:
+	stop       context.Context // ended by CloseContext: stops reconnecting, cuts a dial short
+	stopCancel context.CancelFunc
+	supervised chan struct{} // closed when the reconnecting goroutine (supervise) has returned
+
+	mu      sync.Mutex
+	cur     *link         // the current connection, or the last one while reconnecting; never nil
+	next    chan struct{} // closed when a new connection replaces cur, or the client ends
+	closing bool          // CloseContext has started
+	err     error         // why the client ended for good; set before done is closed
+}
+
+// link is one connection of a Client, from its handshake to its end: the
+// WebSocket connection, its goroutines, its pending calls, its session,
+// limits and server key. A link is never reused: reconnecting dials a new
+// one.
+type link struct {
 	conn   *websocket.Conn
 	opts   Options
 	signer *envelope.Signer
@@ -50,10 +81,11 @@ type Client struct {
 	inflight    *gate  // in-flight slots of business requests (Options.MaxInFlight, Limits)
 	pacer       *pacer // the announced request rate (Limits)
 	writes      chan *writeJob
-	unsolicited chan *pb.RatatoskrResponse
-	closing     chan struct{} // closed when Close starts
-	done        chan struct{} // closed when the connection is gone
-	dropped     chan struct{} // closed when cancelling c.ctx has closed the connection
+	unsolicited chan *pb.RatatoskrResponse // the Client's when it reconnects
+	ownsUnsol   bool                       // the link closes unsolicited at its end
+	closing     chan struct{}              // closed when Close starts
+	done        chan struct{}              // closed when the connection is gone
+	dropped     chan struct{}              // closed when cancelling c.ctx has closed the connection
 	wg          sync.WaitGroup
 
 	mu        sync.Mutex
@@ -92,7 +124,9 @@ type Client struct {
 // refused upgrade CONNECTION_REJECTED. See Retryable.
 //
 // With Options.TokenSource, the client renews the session by itself before
-// it expires (Options.RenewBefore).
+// it expires (Options.RenewBefore). With Options.Reconnect, it also
+// reconnects by itself when the connection ends (see ReconnectOptions);
+// the first connection is not retried: Dial returns its error.
 func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -102,7 +136,31 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, coded(err)
 	}
+	c := &Client{url: url, opts: o, done: make(chan struct{}), next: make(chan struct{})}
+	if o.Reconnect == nil {
+		l, err := dialLink(ctx, url, o, token, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.cur, c.done, c.unsolicited = l, l.done, l.unsolicited
+		return c, nil
+	}
+	c.unsolicited = make(chan *pb.RatatoskrResponse, unsolicitedBuffer)
+	l, err := dialLink(ctx, url, o, token, c.unsolicited)
+	if err != nil {
+		return nil, err
+	}
+	c.cur = l
+	c.stop, c.stopCancel = context.WithCancel(context.Background())
+	c.supervised = make(chan struct{})
+	go c.supervise(l) // stopped by CloseContext (c.stop), or by a reason that forbids reconnecting
+	return c, nil
+}
 
+// dialLink dials url and performs the handshake with token. The link
+// delivers unsolicited responses on shared, which it leaves open at its end,
+// or, when shared is nil, on a channel of its own, which it closes.
+func dialLink(ctx context.Context, url string, o Options, token string, shared chan *pb.RatatoskrResponse) (*link, error) {
 	httpClient := o.HTTPClient
 	if httpClient == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -123,8 +181,12 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		return nil, dialError(ctx, url, resp, err)
 	}
 	conn.SetReadLimit(int64(o.MaxMessageSize) + envelopeSlack)
+	unsolicited := shared
+	if shared == nil {
+		unsolicited = make(chan *pb.RatatoskrResponse, unsolicitedBuffer)
+	}
 
-	c := &Client{
+	c := &link{
 		conn: conn,
 		opts: o,
 		signer: &envelope.Signer{
@@ -139,7 +201,8 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 		inflight:    newGate(inFlightBound(o.MaxInFlight, 0)),
 		pacer:       newPacer(),
 		writes:      make(chan *writeJob),
-		unsolicited: make(chan *pb.RatatoskrResponse, unsolicitedBuffer),
+		unsolicited: unsolicited,
+		ownsUnsol:   shared == nil,
 		closing:     make(chan struct{}),
 		done:        make(chan struct{}),
 		dropped:     make(chan struct{}),
@@ -182,7 +245,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 // handshake sends the CONNECTION_REQUEST and reads its answer directly,
 // before the reader goroutine exists. It returns the accepting answer and
 // the session it grants.
-func (c *Client) handshake(ctx context.Context, token string) (*pb.RatatoskrResponse, Session, error) {
+func (c *link) handshake(ctx context.Context, token string) (*pb.RatatoskrResponse, Session, error) {
 	req, err := c.signer.ConnectionRequest(token)
 	if err != nil {
 		return nil, Session{}, fmt.Errorf("client: %w", err)
@@ -242,8 +305,15 @@ func sessionOf(resp *pb.RatatoskrResponse) (Session, error) {
 	return s, nil
 }
 
-// Session returns the current session; Renew updates it.
+// Session returns the current session; Renew updates it. With
+// Options.Reconnect, each new connection has a new session; while the
+// client reconnects, Session returns the last one.
 func (c *Client) Session() Session {
+	return c.current().Session()
+}
+
+// Session is Client.Session on this connection.
+func (c *link) Session() Session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.session
@@ -252,11 +322,19 @@ func (c *Client) Session() Session {
 // Subprotocol returns the subprotocol the server selected: "ratatoskr.v2"
 // (it accepts signature v2), "ratatoskr.v1", or "" for a server that
 // selected none.
-func (c *Client) Subprotocol() string { return c.conn.Subprotocol() }
+func (c *Client) Subprotocol() string {
+	return c.current().Subprotocol()
+}
 
-// Done returns a channel closed when the connection is gone, after Close or
-// when it dropped.
-func (c *Client) Done() <-chan struct{} { return c.done }
+// Subprotocol is Client.Subprotocol on this connection.
+func (c *link) Subprotocol() string { return c.conn.Subprotocol() }
+
+// Done returns a channel closed when the client has ended: without
+// Options.Reconnect when the connection is gone, after Close or when it
+// dropped; with it, after Close or once a reason forbids reconnecting.
+func (c *Client) Done() <-chan struct{} {
+	return c.done
+}
 
 // Err returns nil while the connection is up, and afterwards why it ended:
 // an error wrapping ErrClosed and, when the server sent a DISCONNECT, its
@@ -264,7 +342,22 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // the transport error or the failed heartbeat (code UNAVAILABLE). After
 // Close it is ErrClosed. Retryable tells whether a new connection may do
 // better.
+//
+// With Options.Reconnect, Err stays nil while the client reconnects, and
+// reports only its end for good: ErrClosed after Close, or an error
+// wrapping ErrClosed and the reason that forbade reconnecting (AUTH_FAILED
+// for a revoked device, for instance).
 func (c *Client) Err() error {
+	if c.opts.Reconnect == nil {
+		return c.cur.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Err is Client.Err on this connection.
+func (c *link) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err

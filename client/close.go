@@ -33,7 +33,27 @@ func (c *Client) Close() error {
 // call more than once and concurrently: the calls share one close, which
 // ends when the first of their contexts ends, and later calls wait for it
 // and return its result.
+//
+// With Options.Reconnect, CloseContext also stops reconnecting: a dial or
+// a backoff under way ends at once, and CloseContext waits for the
+// client's reconnecting goroutine. While the client is reconnecting there
+// is no session to end, and CloseContext returns nil.
 func (c *Client) CloseContext(ctx context.Context) error {
+	if c.opts.Reconnect == nil {
+		return c.cur.CloseContext(ctx)
+	}
+	c.mu.Lock()
+	c.closing = true // from here, supervise installs no connection
+	l := c.cur
+	c.mu.Unlock()
+	c.stopCancel()
+	err := l.CloseContext(ctx)
+	<-c.supervised
+	return err
+}
+
+// CloseContext is Client.CloseContext on this connection.
+func (c *link) CloseContext(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		c.cutClose(err)
 	} else if ctx.Done() != nil {
@@ -52,7 +72,7 @@ func (c *Client) CloseContext(ctx context.Context) error {
 	return c.closeErr
 }
 
-func (c *Client) close() error {
+func (c *link) close() error {
 	c.mu.Lock()
 	c.isClosing = true
 	gone := c.err != nil || c.reason != nil
@@ -83,7 +103,7 @@ func (c *Client) close() error {
 }
 
 // disconnect sends a DISCONNECT and waits for its answer.
-func (c *Client) disconnect(ctx context.Context) error {
+func (c *link) disconnect(ctx context.Context) error {
 	// A DISCONNECT waits for no limit: the protocol says a server never
 	// refuses it for one (a polite goodbye must always work).
 	resp, err := c.roundTrip(ctx, request{admit: admitClosing, typ: pb.MessageType_DISCONNECT, build: c.signer.Disconnect})
@@ -101,7 +121,7 @@ func (c *Client) disconnect(ctx context.Context) error {
 
 // abort drops the connection because of cause, unless it is already gone.
 // The reader then ends the client with cause as the reason.
-func (c *Client) abort(cause error) {
+func (c *link) abort(cause error) {
 	c.mu.Lock()
 	if c.err == nil && c.abortErr == nil {
 		c.abortErr = cause
@@ -113,7 +133,7 @@ func (c *Client) abort(cause error) {
 // shutdown ends the client after the reader failed with cause: it records
 // Err, fails every pending call (they all wait on done), stops the other
 // goroutines and releases the connection. Only the reader calls it.
-func (c *Client) shutdown(cause error) {
+func (c *link) shutdown(cause error) {
 	c.mu.Lock()
 	switch {
 	case c.reason != nil:
@@ -135,7 +155,9 @@ func (c *Client) shutdown(cause error) {
 	c.mu.Unlock()
 
 	close(c.done)
-	close(c.unsolicited)
+	if c.ownsUnsol {
+		close(c.unsolicited)
+	}
 	c.cancel()
 	c.conn.CloseNow()
 	if n > 0 || !c.closingStarted() {
@@ -143,7 +165,7 @@ func (c *Client) shutdown(cause error) {
 	}
 }
 
-func (c *Client) closingStarted() bool {
+func (c *link) closingStarted() bool {
 	select {
 	case <-c.closing:
 		return true

@@ -41,9 +41,29 @@
 // lifetime before expires_at, at most 5 minutes); a failed renewal is
 // logged and tried again a few times while the session lasts.
 //
+// With Options.Reconnect, the client survives the end of its connection:
+// it dials the same URL again with jittered exponential backoff and a
+// fresh handshake (a token from TokenSource), and the Client stays valid,
+// its methods using the new connection. OnState reports the states
+// (connecting, connected, disconnected with the reason); calls made
+// meanwhile fail at once with ErrDisconnected, or wait for the new
+// connection (WaitForConnection). Calls in flight when a connection ends
+// fail with a retryable error and are not sent again. A server DISCONNECT,
+// or a refused handshake, whose code says the device must not come back
+// (AUTH_FAILED for a revoked device, IDENTITY_MISMATCH, SIGNATURE_INVALID,
+// SESSION_REPLACED) ends the client for good:
+//
+//	o.Reconnect = &client.ReconnectOptions{
+//		WaitForConnection: true,
+//		OnState: func(s client.State, err error) {
+//			log.Printf("ratatoskr: %v %v", s, err) // must not block
+//		},
+//	}
+//
 // Close, or CloseContext to bound it by a context, says goodbye with a
 // signed DISCONNECT and waits for the server's answer, then drops the
-// connection; no goroutine of the client outlives it.
+// connection; it also stops reconnecting. No goroutine of the client
+// outlives it.
 //
 // # Errors
 //
@@ -65,7 +85,10 @@
 //     instead (SERVER_SHUTDOWN, SESSION_EXPIRED: retryable on a new
 //     connection; AUTH_FAILED for a revoked device, SESSION_REPLACED: not).
 //     A dropped connection is retryable on a new connection; ErrClosed
-//     after Close is not. Done and Err report the end.
+//     after Close is not. Done and Err report the end. With
+//     Options.Reconnect, calls made while the client reconnects fail
+//     with ErrDisconnected (UNAVAILABLE, retryable), and Done and Err
+//     report only the client's end for good.
 //   - Dial fails with UNAVAILABLE when the server cannot be reached, is
 //     shutting down or full (HTTP 503), or does not answer before ctx
 //     ends; with RATE_LIMITED on HTTP 429; with CONNECTION_REJECTED on any

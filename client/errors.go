@@ -97,7 +97,8 @@ func dialError(ctx context.Context, url string, resp *http.Response, err error) 
 //
 //   - UNAVAILABLE: a call whose context's deadline passed (it wraps
 //     context.DeadlineExceeded), a connection that dropped (ErrClosed with
-//     a transport cause, or an unanswered heartbeat), a Dial that could not
+//     a transport cause, or an unanswered heartbeat), a call made while the
+//     client reconnects (ErrDisconnected), a Dial that could not
 //     reach the server or was answered 5xx, or the server's UNAVAILABLE (a
 //     service that gave up, a revocation check that failed);
 //   - RATE_LIMITED: the server's rate or in-flight limit, or a Dial

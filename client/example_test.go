@@ -116,3 +116,33 @@ func ExampleRetryable() {
 	// UNAVAILABLE true
 	// 42 left
 }
+
+func ExampleReconnectOptions() {
+	var (
+		deviceKey ed25519.PrivateKey
+		newToken  func(ctx context.Context) (string, error) // asks the token service
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, "wss://api.example.com/ratatoskr", &client.Options{
+		DeviceID:    "phone-1",
+		UserID:      "alice",
+		PrivateKey:  deviceKey,
+		TokenSource: newToken, // each reconnection gets a fresh token
+		Reconnect: &client.ReconnectOptions{
+			MaxDelay:          time.Minute,
+			WaitForConnection: true, // calls wait for the new connection, within their ctx
+			OnState: func(s client.State, err error) {
+				log.Printf("ratatoskr: %v (%v)", s, err) // quick: runs on the client's goroutine
+			},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		<-c.Done() // only for Close, or a reason that forbids reconnecting
+		log.Printf("ratatoskr: ended: %v", c.Err())
+	}()
+}

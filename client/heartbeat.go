@@ -15,12 +15,21 @@ import (
 // in-flight slot, but when the server announced a request rate it first
 // waits for the rate, as Call does, honouring ctx.
 func (c *Client) Heartbeat(ctx context.Context) error {
+	l, err := c.active(ctx)
+	if err != nil {
+		return err
+	}
+	return l.Heartbeat(ctx)
+}
+
+// Heartbeat is Client.Heartbeat on this connection.
+func (c *link) Heartbeat(ctx context.Context) error {
 	return c.heartbeat(ctx, 0)
 }
 
 // heartbeat is Heartbeat; answerWithin, when set, bounds the wait for the
 // answer but not the wait for the rate.
-func (c *Client) heartbeat(ctx context.Context, answerWithin time.Duration) error {
+func (c *link) heartbeat(ctx context.Context, answerWithin time.Duration) error {
 	resp, err := c.roundTrip(ctx, request{admit: admitRate, typ: pb.MessageType_HEARTBEAT, build: c.signer.Heartbeat, answerWithin: answerWithin})
 	if err != nil {
 		return err
@@ -39,7 +48,7 @@ func (c *Client) heartbeat(ctx context.Context, answerWithin time.Duration) erro
 // rate comes first and is not part of the interval: a heartbeat held back
 // by the client's own calls says nothing about the server. It is owned by
 // the Client and stops when Close starts or the connection ends.
-func (c *Client) heartbeatLoop(interval time.Duration) {
+func (c *link) heartbeatLoop(interval time.Duration) {
 	defer c.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()

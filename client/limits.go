@@ -21,6 +21,11 @@ import (
 // with bursts of at most RequestBurst, and at most RequestBurst of them
 // await their answers at once.
 func (c *Client) Limits() envelope.Limits {
+	return c.current().Limits()
+}
+
+// Limits is Client.Limits on this connection.
+func (c *link) Limits() envelope.Limits {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.limits
@@ -28,7 +33,7 @@ func (c *Client) Limits() envelope.Limits {
 
 // setLimits applies the limits a CONNECTION_RESPONSE announced. c.mu is
 // held, or the client is not shared yet.
-func (c *Client) setLimits(l envelope.Limits) {
+func (c *link) setLimits(l envelope.Limits) {
 	c.limits = l
 	c.inflight.setLimit(inFlightBound(c.opts.MaxInFlight, l.MaxInFlight))
 	c.pacer.set(l.RequestRate, l.RequestBurst)
@@ -69,7 +74,7 @@ type ticket struct {
 
 // admit waits for what a request of type typ needs under a, honouring ctx
 // and the connection's end.
-func (c *Client) admit(ctx context.Context, a admission, typ pb.MessageType) (ticket, error) {
+func (c *link) admit(ctx context.Context, a admission, typ pb.MessageType) (ticket, error) {
 	var t ticket
 	switch a {
 	case admitRate:
@@ -108,7 +113,7 @@ func (c *Client) admit(ctx context.Context, a admission, typ pb.MessageType) (ti
 
 // waitFailed maps the error of a wait that the connection's end stopped to
 // the connection's error.
-func (c *Client) waitFailed(err error) error {
+func (c *link) waitFailed(err error) error {
 	if errors.Is(err, errGateStopped) || errors.Is(err, errPacerStopped) {
 		return c.Err()
 	}
@@ -117,7 +122,7 @@ func (c *Client) waitFailed(err error) error {
 
 // end releases what t holds. answer is the server's answer, or nil when
 // the request was not sent (or its answer will never come).
-func (c *Client) end(t ticket, answer *pb.RatatoskrResponse) {
+func (c *link) end(t ticket, answer *pb.RatatoskrResponse) {
 	if t.slot {
 		c.inflight.release()
 	}

@@ -56,7 +56,8 @@ type Options struct {
 
 	// TokenSource returns a device JWT. Dial calls it when Token is empty,
 	// and Renew calls it when given an empty token (Renew falls back to Token
-	// when TokenSource is nil). It is called with the caller's context. When
+	// when TokenSource is nil); with Reconnect, each reconnection calls it
+	// too (falling back to Token likewise). It is called with the caller's context. When
 	// it is set, the client also renews the session by itself before it
 	// expires (see RenewBefore), calling TokenSource for each try with a
 	// context that ends at the session's expiry or when the client closes:
@@ -166,6 +167,12 @@ type Options struct {
 	// unsolicited response that does not verify is dropped. Defaults to
 	// none: responses are not checked. They are copied.
 	ServerKeys []ed25519.PublicKey
+
+	// Reconnect, when set, makes the client reconnect by itself when its
+	// connection ends, with backoff and a fresh handshake, so that the
+	// Client stays valid for the application (see ReconnectOptions). It is
+	// copied. Defaults to nil: the client ends with its connection.
+	Reconnect *ReconnectOptions
 }
 
 // withDefaults returns a copy of o with defaults filled in, or an error when
@@ -215,6 +222,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Reconnect != nil {
+		c.Reconnect = c.Reconnect.withDefaults()
 	}
 	return c, nil
 }

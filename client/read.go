@@ -22,14 +22,18 @@ const unsolicitedBuffer = 16
 //
 // The channel holds the 16 most recent such responses; when it is full the
 // oldest is dropped, so a client that never reads it loses nothing else.
-// It is closed after the connection is gone.
-func (c *Client) Unsolicited() <-chan *pb.RatatoskrResponse { return c.unsolicited }
+// It is closed after the connection is gone; with Options.Reconnect, it
+// serves every connection of the client and is closed when the client
+// ends (Done).
+func (c *Client) Unsolicited() <-chan *pb.RatatoskrResponse {
+	return c.unsolicited
+}
 
 // readLoop reads responses and dispatches them until the connection fails.
 // It is owned by the Client; Close and abort stop it by cancelling c.ctx,
 // which closes the connection under the read (see Dial). It reads with a
 // context that never ends, so that no timer is armed per frame.
-func (c *Client) readLoop() {
+func (c *link) readLoop() {
 	defer c.wg.Done()
 	for {
 		typ, data, err := c.conn.Read(context.Background())
@@ -52,7 +56,7 @@ func (c *Client) readLoop() {
 
 // dispatch hands resp to the call awaiting it, or else to Unsolicited. It
 // never blocks.
-func (c *Client) dispatch(resp *pb.RatatoskrResponse) {
+func (c *link) dispatch(resp *pb.RatatoskrResponse) {
 	if id := resp.GetRequestId(); id != "" {
 		if p := c.take(id, resp); p != nil {
 			p.ch <- resp // buffered; discarded if the caller left
@@ -90,7 +94,7 @@ var errServerDisconnect = errors.New("client: server disconnected")
 // serverDisconnect records the reason of a server-initiated DISCONNECT.
 // The server closes the connection next; if it does not within
 // CloseTimeout, the client drops it.
-func (c *Client) serverDisconnect(resp *pb.RatatoskrResponse) {
+func (c *link) serverDisconnect(resp *pb.RatatoskrResponse) {
 	reason := envelope.ResponseError(resp)
 	if reason == nil {
 		reason = errServerDisconnect

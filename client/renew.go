@@ -27,6 +27,15 @@ import (
 // from the new expiry. The server checks one renewal at a time and
 // refuses another meanwhile with RATE_LIMITED.
 func (c *Client) Renew(ctx context.Context, token string) error {
+	l, err := c.active(ctx)
+	if err != nil {
+		return err
+	}
+	return l.Renew(ctx, token)
+}
+
+// Renew is Client.Renew on this connection.
+func (c *link) Renew(ctx context.Context, token string) error {
 	if token == "" {
 		var err error
 		if token, err = c.opts.renewalToken(ctx); err != nil {
@@ -74,7 +83,7 @@ const (
 // by the client's clock, or by the server's (the answer's timestamp),
 // whichever says less, so that a device clock running late cannot put the
 // renewal past the expiry. Zero when the server did not say.
-func (c *Client) lifetime(s Session, resp *pb.RatatoskrResponse) time.Duration {
+func (c *link) lifetime(s Session, resp *pb.RatatoskrResponse) time.Duration {
 	if s.ExpiresAt.IsZero() {
 		return 0
 	}
@@ -105,7 +114,7 @@ func (o *Options) renewDelay(lifetime time.Duration) time.Duration {
 // The timer's goroutine exists only while it renews (renewLoop); Close
 // and the connection's end stop the timer (stopRenewal) and Close waits
 // for a renewal under way.
-func (c *Client) scheduleRenewal(lifetime time.Duration) {
+func (c *link) scheduleRenewal(lifetime time.Duration) {
 	c.stopRenewal()
 	if c.opts.TokenSource == nil || c.opts.RenewBefore < 0 || lifetime <= 0 || c.isClosing || c.err != nil || c.reason != nil {
 		return
@@ -116,7 +125,7 @@ func (c *Client) scheduleRenewal(lifetime time.Duration) {
 
 // stopRenewal cancels the scheduled renewal, and makes one under way stop
 // after its current try. c.mu is held.
-func (c *Client) stopRenewal() {
+func (c *link) stopRenewal() {
 	c.renewGen++
 	if c.renewTimer != nil {
 		c.renewTimer.Stop()
@@ -132,7 +141,7 @@ func (c *Client) stopRenewal() {
 // connection ends (c.ctx, which also ends a try under way), or when a
 // later renewal supersedes gen. deadline is the session's expiry by the
 // client's clock.
-func (c *Client) renewLoop(gen uint64, deadline time.Time) {
+func (c *link) renewLoop(gen uint64, deadline time.Time) {
 	if !c.renewing(gen, true) {
 		return
 	}
@@ -183,7 +192,7 @@ func (c *Client) renewLoop(gen uint64, deadline time.Time) {
 // superseded, and the client neither closing nor gone. With join, it also
 // counts the renewal in c.wg, under c.mu, so that Close, which sets
 // isClosing under c.mu before it waits, never misses it.
-func (c *Client) renewing(gen uint64, join bool) bool {
+func (c *link) renewing(gen uint64, join bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.renewGen || c.isClosing || c.err != nil || c.reason != nil {

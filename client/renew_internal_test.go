@@ -44,13 +44,13 @@ func TestLifetime(t *testing.T) {
 		{"no server timestamp", -10 * time.Minute, 0, 70 * time.Minute},
 	}
 	for _, tt := range tests {
-		c := &Client{opts: Options{Now: func() time.Time { return now.Add(tt.skew) }}}
+		c := &link{opts: Options{Now: func() time.Time { return now.Add(tt.skew) }}}
 		got := c.lifetime(Session{ExpiresAt: expires}, &pb.RatatoskrResponse{Timestamp: tt.serverTS})
 		if got != tt.want {
 			t.Errorf("%s: lifetime %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	c := &Client{opts: Options{Now: func() time.Time { return now }}}
+	c := &link{opts: Options{Now: func() time.Time { return now }}}
 	if got := c.lifetime(Session{}, &pb.RatatoskrResponse{Timestamp: now.Unix()}); got != 0 {
 		t.Errorf("lifetime of a session without expiry: %v, want 0", got)
 	}

@@ -61,7 +61,7 @@ func responseSignatureError(msg string) error {
 // names the scheme the client signs with, and, when the client knows the
 // server's keys, that it is signed by one of them (which becomes the
 // session's key).
-func (c *Client) checkHandshake(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) error {
+func (c *link) checkHandshake(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) error {
 	if s, ok := resp.GetMetadata()[envelope.MetadataScheme]; ok && resp.GetSuccess() && s != c.signer.Scheme.String() {
 		return responseSignatureError(fmt.Sprintf("the server chose signature %s, the client signs with %s", envelope.Quote(s), c.signer.Scheme))
 	}
@@ -89,7 +89,7 @@ func (c *Client) checkHandshake(req *pb.RatatoskrRequest, resp *pb.RatatoskrResp
 
 // checkAnswer verifies, when the client knows the server's keys, that resp
 // is the server's answer to req in the current session.
-func (c *Client) checkAnswer(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) error {
+func (c *link) checkAnswer(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) error {
 	if len(c.opts.ServerKeys) == 0 {
 		return nil
 	}
@@ -100,7 +100,7 @@ func (c *Client) checkAnswer(req *pb.RatatoskrRequest, resp *pb.RatatoskrRespons
 }
 
 // answerTo returns resp as the answer to req once checkAnswer passes it.
-func (c *Client) answerTo(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) (*pb.RatatoskrResponse, error) {
+func (c *link) answerTo(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) (*pb.RatatoskrResponse, error) {
 	if err := c.checkAnswer(req, resp); err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (c *Client) answerTo(req *pb.RatatoskrRequest, resp *pb.RatatoskrResponse) 
 // unsolicitedOK reports whether a response that answers no pending
 // request (a server DISCONNECT, an ERROR for an undecodable frame) is the
 // server's, when the client knows the server's keys.
-func (c *Client) unsolicitedOK(resp *pb.RatatoskrResponse) bool {
+func (c *link) unsolicitedOK(resp *pb.RatatoskrResponse) bool {
 	if len(c.opts.ServerKeys) == 0 {
 		return true
 	}
@@ -123,4 +123,9 @@ func (c *Client) unsolicitedOK(resp *pb.RatatoskrResponse) bool {
 // Scheme returns the signature scheme the client signs with: v2 when the
 // server selected "ratatoskr.v2", v1 otherwise. Requests built by hand for
 // Send must be signed with it.
-func (c *Client) Scheme() envelope.Scheme { return c.signer.Scheme }
+func (c *Client) Scheme() envelope.Scheme {
+	return c.current().Scheme()
+}
+
+// Scheme is Client.Scheme on this connection.
+func (c *link) Scheme() envelope.Scheme { return c.signer.Scheme }

@@ -23,7 +23,7 @@ func newWriteJob(ctx context.Context, typ websocket.MessageType, frame []byte, a
 
 // enqueue hands job to the writer, or fails when ctx ends or the connection
 // is gone first.
-func (c *Client) enqueue(ctx context.Context, job *writeJob) error {
+func (c *link) enqueue(ctx context.Context, job *writeJob) error {
 	select {
 	case c.writes <- job:
 		return nil
@@ -40,7 +40,7 @@ func (c *Client) enqueue(ctx context.Context, job *writeJob) error {
 // A frame is written under the client's own deadline (WriteTimeout), not
 // under the caller's context: a caller giving up must not cut a frame in
 // half, which would kill the connection for every other call.
-func (c *Client) writeLoop() {
+func (c *link) writeLoop() {
 	defer c.wg.Done()
 	for {
 		select {
@@ -74,7 +74,7 @@ var errSkipped = errors.New("client: request abandoned before it was sent")
 // writeFailed returns the error for a caller whose frame could not be
 // written: the connection is being dropped, so it waits for the end and
 // returns Err.
-func (c *Client) writeFailed(ctx context.Context, err error) error {
+func (c *link) writeFailed(ctx context.Context, err error) error {
 	if errors.Is(err, errSkipped) {
 		return ctx.Err()
 	}
