@@ -162,6 +162,23 @@ func (e *Error) Message() string { return e.msg }
 // Unwrap returns the cause, if any.
 func (e *Error) Unwrap() error { return e.err }
 
+// Is reports whether e has the code target is, when target is a Code: a
+// Code matches every *Error carrying it, so that an application declares
+// its business errors once as codes,
+//
+//	const ErrPaymentDeclined envelope.Code = "PAYMENT_DECLINED"
+//
+// and matches them with errors.Is(err, ErrPaymentDeclined) on the server
+// and on the device alike.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Code)
+	return ok && e.code == c
+}
+
+// Error makes a Code an error, so that errors.Is(err, code) matches any
+// *Error carrying it (see Error.Is). As an error it reads as the code.
+func (c Code) Error() string { return string(c) }
+
 // CodeOf returns the code of the first *Error in err's chain, "" for a nil
 // error, and CodeInternal for any other error.
 func CodeOf(err error) Code {

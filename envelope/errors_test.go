@@ -145,3 +145,19 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	}
 	return b
 }
+
+// A Code matches, through errors.Is, every *Error carrying it, however
+// wrapped, and nothing else.
+func TestCodeMatchesErrors(t *testing.T) {
+	const declined envelope.Code = "PAYMENT_DECLINED"
+	err := fmt.Errorf("charging: %w", envelope.Errorf(declined, "over %d", 500))
+	if !errors.Is(err, declined) || errors.Is(err, envelope.CodeInternal) {
+		t.Fatal("errors.Is by code")
+	}
+	if errors.Is(errors.New("PAYMENT_DECLINED"), declined) {
+		t.Fatal("a plain error with the code's text matched")
+	}
+	if declined.Error() != "PAYMENT_DECLINED" {
+		t.Fatal(declined.Error())
+	}
+}
