@@ -12,6 +12,16 @@
 //	})
 //	router := chi.NewRouter()
 //	router.Mount("/ratatoskr", h)
+//	srv := &http.Server{Addr: addr, Handler: router}
+//
+// Stop it with ShutdownServer when the process is told to stop (see its
+// example), and exit only after it returns. http.Server.Shutdown alone (or with a
+// RegisterOnShutdown hook, which it does not wait for) lets the process
+// exit before the sessions get their DISCONNECT:
+//
+//	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+//	defer cancel()
+//	err := ratatoskrhttp.ShutdownServer(shutdownCtx, srv, h) // REST requests finish, sessions say goodbye
 //
 // Each connection starts with a signed CONNECTION_REQUEST carrying the
 // device's JWT; the handler verifies the token, then every request's

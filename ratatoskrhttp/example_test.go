@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -96,23 +99,34 @@ func ExampleRouter_Use() {
 	// UNKNOWN_SERVICE
 }
 
-// Wire Handler.Shutdown to http.Server.Shutdown, which does not wait for
-// WebSocket connections (they are hijacked).
-func ExampleHandler_Shutdown() {
+// Serve until SIGINT or SIGTERM, then shut down: the listener closes, REST
+// requests finish, and every session answers its in-flight requests and
+// gets a DISCONNECT with SERVER_SHUTDOWN before the program goes on.
+func ExampleShutdownServer() {
 	a, _ := auth.NewJWT(auth.WithHMACSecret([]byte("example-secret-of-at-least-32-bytes")))
 	h := ratatoskrhttp.New(&ratatoskrhttp.Options{Authenticator: a, Logger: slog.Default()})
-	srv := &http.Server{Addr: "127.0.0.1:0", Handler: h}
+	router := http.NewServeMux()
+	router.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	router.Handle("/ratatoskr", h)
+	srv := &http.Server{Addr: "127.0.0.1:0", Handler: router, ReadHeaderTimeout: 10 * time.Second}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe() }() // returns once ShutdownServer has begun
+
+	stop() // stands in for the signal in this example
+	select {
+	case <-ctx.Done(): // SIGINT or SIGTERM
+	case err := <-served: // the listener failed: shut down all the same
+		served <- err
+	}
+	// The timeout starts now, not when the program started.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv.RegisterOnShutdown(func() {
-		// Sessions get DISCONNECT SERVER_SHUTDOWN after their in-flight
-		// requests have answered.
-		h.Shutdown(ctx)
-	})
-	fmt.Println(srv.Shutdown(ctx))
-	fmt.Println(h.Shutdown(ctx)) // waits for the sessions; safe to call again
+	fmt.Println(ratatoskrhttp.ShutdownServer(shutdownCtx, srv, h)) // waits for the sessions
+	fmt.Println(<-served)
 	// Output:
 	// <nil>
-	// <nil>
+	// http: Server closed
 }

@@ -202,8 +202,8 @@ type Options struct {
 // serves.
 //
 // http.Server.Shutdown does not wait for WebSocket connections, which are
-// hijacked; call Handler.Shutdown as well, for instance through
-// srv.RegisterOnShutdown (see the package example).
+// hijacked: stop the server with ShutdownServer(ctx, srv, h), which shuts
+// down both and waits until every session has had its DISCONNECT.
 type Handler struct {
 	*Router
 

@@ -18,10 +18,10 @@ import (
 // it does, its connection's goroutines remain).
 //
 // Shutdown is safe to call more than once and concurrently; every call
-// waits. http.Server.Shutdown does not wait for hijacked connections, so
-// wire both:
-//
-//	srv.RegisterOnShutdown(func() { h.Shutdown(ctx) })
+// waits. http.Server.Shutdown does not wait for hijacked connections, nor
+// for hooks registered with RegisterOnShutdown: to stop an http.Server
+// that serves h, call ShutdownServer(ctx, srv, h), which runs both and
+// waits for both.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	first := !h.draining

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/ratatoskr-proto/ratatoskr/ratatoskrhttp"
 )
 
 // Serve serves s on ln (with TLS 1.3 when configured) until ctx ends or
@@ -17,8 +19,8 @@ import (
 // SERVER_SHUTDOWN and is closed. It returns nil after a clean shutdown.
 //
 // http.Server.Shutdown does not wait for WebSocket connections (they are
-// hijacked), so the Ratatoskr handler's own Shutdown is wired in through
-// RegisterOnShutdown and awaited here.
+// hijacked), so the server and the Ratatoskr handler are shut down
+// together with ratatoskrhttp.ShutdownServer, which waits for both.
 //
 // With the public development secret, Serve refuses a listener that is
 // not on a loopback address: anyone who can reach the server could mint
@@ -34,11 +36,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	// shutdownCtx is set before srv.Shutdown, which starts the hook.
-	var shutdownCtx context.Context
-	rtDone := make(chan error, 1)
-	srv.RegisterOnShutdown(func() { rtDone <- s.rt.Shutdown(shutdownCtx) })
-
 	served := make(chan error, 1)
 	go func() { // owned by Serve, which waits for it; ends with srv.Shutdown
 		if s.tls != nil {
@@ -63,13 +60,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		served = nil
 	}
 
-	var cancel context.CancelFunc
-	shutdownCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx) // closes the listener, waits for REST requests, starts the hook
-	if rtErr := <-rtDone; rtErr != nil {
-		err = errors.Join(err, fmt.Errorf("ratatoskr sessions: %w", rtErr))
-	}
+	// Closes the listener, waits for REST requests and for every session's
+	// DISCONNECT.
+	err := ratatoskrhttp.ShutdownServer(shutdownCtx, srv, s.rt)
 	if served != nil {
 		serveErr = <-served
 	}
