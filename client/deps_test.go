@@ -20,7 +20,7 @@ var serverDeps = []string{
 }
 
 // TestNoServerDeps fails when package client depends, directly or not, on a server dependency
-// (DESIGN.md: device code must not pull in server dependencies). It reports the import chain
+// (device code must not pull in server dependencies). It reports the import chain
 // that brings each one in.
 func TestNoServerDeps(t *testing.T) {
 	t.Parallel()

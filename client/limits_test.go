@@ -255,7 +255,8 @@ func TestCloseNotHeldToRate(t *testing.T) {
 	if n := s.log.count("DISCONNECT"); n != 1 {
 		t.Fatalf("server saw %d DISCONNECT requests, want 1", n)
 	}
-	// The server never refuses a DISCONNECT for the rate (DESIGN.md).
+	// The server never refuses a DISCONNECT for the rate (docs/PROTOCOL.md,
+	// "Validation order (server)").
 	if err != nil {
 		t.Fatalf("Close: %v", err)
 	}

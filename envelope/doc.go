@@ -5,9 +5,10 @@
 // A device signs each request with its Ed25519 key over the digest of its
 // session's scheme (Scheme: DigestV2 for v2, Digest for the reference
 // implementation's v1); the server decodes a frame with Validator.Decode, checks
-// its session state, and runs Validator.Validate, which applies DESIGN.md's
-// validation order and returns an *Error carrying a stable Code. The device
-// key is checked once, when it enters (NewDeviceKey refuses small-order,
+// its session state, and runs Validator.Validate, which applies the
+// protocol's validation order (docs/PROTOCOL.md, "Validation order
+// (server)") and returns an *Error carrying a stable Code. The device key is
+// checked once, when it enters (NewDeviceKey refuses small-order,
 // mixed-order and non-canonical keys), not per request:
 //
 //	key, err := envelope.NewDeviceKey(pub) // once per token: AUTH_FAILED for a weak key

@@ -30,7 +30,8 @@ func Quote(s string) string {
 // codes (for example "PAYMENT_DECLINED") next to these.
 type Code string
 
-// The protocol's error codes, as DESIGN.md lists them.
+// The protocol's error codes (docs/PROTOCOL.md says when each is sent).
+// Their strings are the wire values.
 const (
 	CodeMalformed          Code = "MALFORMED"
 	CodePayloadTooLarge    Code = "PAYLOAD_TOO_LARGE"
@@ -55,7 +56,7 @@ const (
 	CodeSessionReplaced Code = "SESSION_REPLACED"
 )
 
-// Codes lists every protocol error code, in DESIGN.md order.
+// Codes lists every protocol error code, in the order they are declared.
 func Codes() []Code {
 	return []Code{
 		CodeMalformed, CodePayloadTooLarge, CodeSchemaInvalid, CodeNonceInvalid,
@@ -179,7 +180,8 @@ func (e *Error) Is(target error) bool {
 // *Error carrying it (see Error.Is). As an error it reads as the code.
 func (c Code) Error() string { return string(c) }
 
-// CodeOf returns the code of the first *Error in err's chain, "" for a nil
+// CodeOf returns the code of the first *Error in err's chain (else of a
+// bare Code in it, as a service may return a declared Code), "" for a nil
 // error, and CodeInternal for any other error.
 func CodeOf(err error) Code {
 	if err == nil {
@@ -188,6 +190,10 @@ func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.code
+	}
+	var c Code
+	if errors.As(err, &c) && c != "" {
+		return c // a service returned a declared Code as its error
 	}
 	return CodeInternal
 }
@@ -202,6 +208,10 @@ func MessageOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.msg
+	}
+	var c Code
+	if errors.As(err, &c) && c != "" {
+		return string(c) // a bare Code: the code is its own message
 	}
 	return "internal error"
 }

@@ -161,3 +161,16 @@ func TestCodeMatchesErrors(t *testing.T) {
 		t.Fatal(declined.Error())
 	}
 }
+
+// A service may return a declared Code as its error: it reaches the peer
+// as that code, with the code as its message, not as INTERNAL.
+func TestBareCodeAsError(t *testing.T) {
+	const declined envelope.Code = "PAYMENT_DECLINED"
+	err := fmt.Errorf("charging: %w", declined)
+	if envelope.CodeOf(err) != declined || envelope.MessageOf(err) != "PAYMENT_DECLINED" {
+		t.Fatalf("CodeOf %q, MessageOf %q", envelope.CodeOf(err), envelope.MessageOf(err))
+	}
+	if envelope.CodeOf(errors.New("boom")) != envelope.CodeInternal {
+		t.Fatal("an uncoded error must stay INTERNAL")
+	}
+}

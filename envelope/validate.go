@@ -62,8 +62,9 @@ type ValidatorOptions struct {
 	Now func() time.Time
 }
 
-// Validator decodes and validates requests in DESIGN.md's order. It is safe
-// for concurrent use.
+// Validator decodes and validates requests in the protocol's order
+// ("Validation order (server)" in docs/PROTOCOL.md): a request is answered
+// with the code of the first check it fails. It is safe for concurrent use.
 type Validator struct {
 	o ValidatorOptions
 }
