@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ratatoskr-proto/ratatoskr/internal/procfs"
 	"io"
 	"sync"
 	"time"
@@ -127,7 +128,7 @@ func measureIdle(ctx context.Context, l *launcher, kind string, n int, settle ti
 	if err := sleep(ctx, settle); err != nil {
 		return idleResult{}, err
 	}
-	before, err := processRSSKiB(srv.pid())
+	before, err := procfs.ProcessRSSKiB(srv.pid())
 	if err != nil {
 		return idleResult{}, err
 	}
@@ -141,7 +142,7 @@ func measureIdle(ctx context.Context, l *launcher, kind string, n int, settle ti
 	if err := sleep(ctx, settle); err != nil {
 		return idleResult{}, err
 	}
-	after, err := processRSSKiB(srv.pid())
+	after, err := procfs.ProcessRSSKiB(srv.pid())
 	if err != nil {
 		return idleResult{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/ratatoskr-proto/ratatoskr/internal/procfs"
 	"io"
 	"math"
 	"runtime"
@@ -46,7 +47,7 @@ func (r loadResult) throughput() float64 {
 // measureLoad runs l against srv for d and reads srv's CPU time before and
 // after.
 func measureLoad(ctx context.Context, srv *server, l load, d time.Duration) (loadResult, error) {
-	before, err := processCPU(srv.pid())
+	before, err := procfs.ProcessCPU(srv.pid())
 	if err != nil {
 		return loadResult{}, err
 	}
@@ -56,7 +57,7 @@ func measureLoad(ctx context.Context, srv *server, l load, d time.Duration) (loa
 	if err != nil {
 		return loadResult{}, fmt.Errorf("%s: %w", srv.name, err)
 	}
-	after, err := processCPU(srv.pid())
+	after, err := procfs.ProcessCPU(srv.pid())
 	if err != nil {
 		return loadResult{}, err
 	}

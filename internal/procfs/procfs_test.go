@@ -1,4 +1,4 @@
-package main
+package procfs
 
 import (
 	"os"
@@ -67,13 +67,13 @@ func TestParseStatusKiB(t *testing.T) {
 // the real format of the kernel they run on.
 func TestOwnProcess(t *testing.T) {
 	t.Parallel()
-	if !supported {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("needs /proc")
 	}
-	if _, err := processCPU(os.Getpid()); err != nil {
+	if _, err := ProcessCPU(os.Getpid()); err != nil {
 		t.Error(err)
 	}
-	if kib, err := processRSSKiB(os.Getpid()); err != nil || kib <= 0 {
-		t.Errorf("processRSSKiB = %d, %v; want a positive size", kib, err)
+	if kib, err := ProcessRSSKiB(os.Getpid()); err != nil || kib <= 0 {
+		t.Errorf("ProcessRSSKiB = %d, %v; want a positive size", kib, err)
 	}
 }

@@ -1,4 +1,6 @@
-package main
+// Package procfs reads a process's CPU time and resident memory from
+// Linux's /proc, for the load generators (make bench-e2e, ratatoskr bench).
+package procfs
 
 import (
 	"errors"
@@ -16,12 +18,12 @@ import (
 // the auxiliary vector.
 const clockTicksPerSecond = 100
 
-// tick is the duration of one clock tick, the resolution of processCPU.
-const tick = time.Second / clockTicksPerSecond
+// Tick is the duration of one clock Tick, the resolution of ProcessCPU.
+const Tick = time.Second / clockTicksPerSecond
 
-// processCPU returns the CPU time process pid has used so far, user plus
-// system, with a resolution of one tick (10 ms).
-func processCPU(pid int) (time.Duration, error) {
+// ProcessCPU returns the CPU time process pid has used so far, user plus
+// system, with a resolution of one Tick (10 ms).
+func ProcessCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -30,7 +32,7 @@ func processCPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
-	return time.Duration(ticks) * tick, nil
+	return time.Duration(ticks) * Tick, nil
 }
 
 // parseStatCPU returns utime + stime, in clock ticks, from the content of a
@@ -59,9 +61,9 @@ func parseStatCPU(stat string) (uint64, error) {
 	return u + s, nil
 }
 
-// processRSSKiB returns the resident set size of process pid, in KiB
+// ProcessRSSKiB returns the resident set size of process pid, in KiB
 // (VmRSS in /proc/PID/status).
-func processRSSKiB(pid int) (int64, error) {
+func ProcessRSSKiB(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
