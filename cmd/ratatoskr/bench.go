@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,47 +192,16 @@ func benchSecret(file string) ([]byte, error) {
 // benchDevice reads the device of -key: its key, and its token whose "sub"
 // and "device_id" claims (read, not verified) name the user and device.
 func benchDevice(keyFile, tokenFile string) (client.Options, error) {
-	b, err := os.ReadFile(keyFile)
+	key, err := readDevicePrivateKey(keyFile)
 	if err != nil {
 		return client.Options{}, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return client.Options{}, fmt.Errorf("%s: not a PEM file", keyFile)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	token, err := readDeviceToken(os.Getenv, tokenFile)
 	if err != nil {
-		return client.Options{}, fmt.Errorf("%s: %w", keyFile, err)
+		return client.Options{}, err
 	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return client.Options{}, fmt.Errorf("%s: not an Ed25519 key", keyFile)
-	}
-	token := os.Getenv("RATATOSKR_TOKEN")
-	if tokenFile != "" {
-		t, err := os.ReadFile(tokenFile)
-		if err != nil {
-			return client.Options{}, err
-		}
-		token = string(t)
-	}
-	token = strings.TrimSpace(token)
-	if token == "" {
-		return client.Options{}, errors.New("-key needs a device token: -token-file or RATATOSKR_TOKEN")
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return client.Options{}, errors.New("the device token is not a JWT")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return client.Options{}, fmt.Errorf("device token: %w", err)
-	}
-	var claims struct {
-		Sub      string `json:"sub"`
-		DeviceID string `json:"device_id"`
-	}
-	if err := json.Unmarshal(raw, &claims); err != nil || claims.Sub == "" || claims.DeviceID == "" {
+	claims := unverifiedClaims(token)
+	if claims.Sub == "" || claims.DeviceID == "" {
 		return client.Options{}, errors.New(`device token: no "sub" and "device_id" claims`)
 	}
 	return client.Options{UserID: claims.Sub, DeviceID: claims.DeviceID, PrivateKey: key, Token: token}, nil

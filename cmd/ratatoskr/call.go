@@ -287,17 +287,9 @@ func (f *callFlags) options(e *env) (*client.Options, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok := e.getenv("RATATOSKR_TOKEN")
-	if f.tokenFile != "" {
-		b, err := os.ReadFile(f.tokenFile)
-		if err != nil {
-			return nil, err
-		}
-		tok = string(b)
-	}
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return nil, usageErrorf("no device token: give -token-file or set RATATOSKR_TOKEN")
+	tok, err := readDeviceToken(e.getenv, f.tokenFile)
+	if err != nil {
+		return nil, err
 	}
 	sub, device := f.sub, f.device
 	if sub == "" || device == "" {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // readPEM returns the first PEM block of file.
@@ -115,4 +116,23 @@ func writeNew(file string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return nil
+}
+
+// readDeviceToken returns the device token from tokenFile or, when it is
+// empty, from the environment variable RATATOSKR_TOKEN (read with getenv),
+// trimmed; a missing token is a usage error.
+func readDeviceToken(getenv func(string) string, tokenFile string) (string, error) {
+	tok := getenv("RATATOSKR_TOKEN")
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return "", err
+		}
+		tok = string(b)
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", usageErrorf("no device token: give -token-file or set RATATOSKR_TOKEN")
+	}
+	return tok, nil
 }
